@@ -1,0 +1,116 @@
+package journal
+
+import (
+	"fmt"
+
+	"github.com/syncfs/syncfs/internal/ranges"
+	bolt "go.etcd.io/bbolt"
+)
+
+// RecordWrite records that n bytes at off of inode id were written. It only
+// touches memory; the range becomes durable with the next commit, at the
+// latest after the commit interval, or when Sync or SyncFile returns.
+// Callers check Err first and refuse writes while the journal is failing.
+func (j *Journal) RecordWrite(id ID, off, n int64) {
+	if n <= 0 {
+		return
+	}
+	j.mu.Lock()
+	p := j.pend[id]
+	if p == nil {
+		p = &pendingWrites{gen: j.gen + 1}
+		j.pend[id] = p
+	}
+	j.gen++
+	p.ranges = p.ranges.Add(off, n)
+	j.mu.Unlock()
+}
+
+// OpenForWrite marks id as open for writing and returns once the mark is
+// durable. Until the matching ReleaseWrite, a crash leaves the mark behind,
+// telling recovery to compare the whole file with the remote: writes still
+// in memory at the crash were lost from the journal, not from the file.
+func (j *Journal) OpenForWrite(id ID) error {
+	j.mu.Lock()
+	j.openCount[id]++
+	first := j.openCount[id] == 1
+	delete(j.unmark, id)
+	j.mu.Unlock()
+	if !first {
+		return nil
+	}
+	err := j.update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOpen).Put(idKey(id), nil)
+	})
+	if err != nil {
+		j.ReleaseWrite(id)
+	}
+	return err
+}
+
+// ReleaseWrite ends one OpenForWrite. The mark is cleared in a later
+// commit, after the file's pending writes, never before them.
+func (j *Journal) ReleaseWrite(id ID) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.openCount[id] > 1 {
+		j.openCount[id]--
+		return
+	}
+	delete(j.openCount, id)
+	j.unmark[id] = true
+}
+
+// Truncate records that id was truncated from oldSize to size: bytes past
+// size are no longer dirty, and bytes a growing truncate added (zeros) are.
+func (j *Journal) Truncate(id ID, oldSize, size int64) error {
+	trim := func() {
+		if p := j.pend[id]; p != nil {
+			p.ranges = p.ranges.Truncate(size)
+		}
+	}
+	return j.updateWith(trim, func(tx *bolt.Tx) error {
+		gen := j.logOp(tx, Op{Type: OpTruncate, ID: id, Size: size})
+		return j.editDirty(tx, id, gen, func(s ranges.Set) ranges.Set {
+			s = s.Truncate(size)
+			if size > oldSize {
+				s = s.Add(oldSize, size-oldSize)
+			}
+			return s
+		})
+	})
+}
+
+// Setattr records a change of mode, owner or times of id.
+func (j *Journal) Setattr(id ID) error { return j.attrOp(id, OpSetattr) }
+
+// Xattr records a change of the extended attributes of id.
+func (j *Journal) Xattr(id ID) error { return j.attrOp(id, OpXattr) }
+
+func (j *Journal) attrOp(id ID, t OpType) error {
+	return j.update(func(tx *bolt.Tx) error {
+		gen := j.logOp(tx, Op{Type: t, ID: id})
+		return j.editDirty(tx, id, gen, nil)
+	})
+}
+
+// editDirty marks id's attributes dirty with generation gen and applies
+// edit to its dirty ranges.
+func (j *Journal) editDirty(tx *bolt.Tx, id ID, gen uint64, edit func(ranges.Set) ranges.Set) error {
+	if tx.Bucket(bucketInodes).Get(idKey(id)) == nil {
+		return nil // unlinked: nothing to ship
+	}
+	dirty := tx.Bucket(bucketDirty)
+	p := pending{Gen: gen}
+	if v := dirty.Get(idKey(id)); v != nil {
+		var err error
+		if p, err = decodePending(v); err != nil {
+			return fmt.Errorf("dirty record of %v: %w", id, err)
+		}
+	}
+	p.AttrDirty = true
+	if edit != nil {
+		p.Ranges = edit(p.Ranges)
+	}
+	return dirty.Put(idKey(id), p.encode())
+}
