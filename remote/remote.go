@@ -40,7 +40,9 @@ type Store interface {
 	// Put stores size bytes read from body at key. The object appears
 	// atomically: a reader sees the previous object or the new one, never a
 	// mix. body may be read more than once (after Seek(0, io.SeekStart)),
-	// so that a failed attempt can be retried.
+	// so that a failed attempt can be retried; the object is always the
+	// first size bytes from the start of body, wherever body was positioned.
+	// A body shorter than size fails the Put and stores nothing.
 	Put(ctx context.Context, key string, body io.ReadSeeker, size int64, opts PutOptions) error
 
 	// Get returns length bytes of the object starting at off; length < 0
