@@ -29,3 +29,37 @@ var (
 	// is left as it was.
 	ErrKeyConflict = errors.New("key conflicts with an existing key")
 )
+
+// Error is a failed store operation, worded for a person: one line that
+// names the store and, when the failure concerns one object, the operation
+// and key. errors.Is and errors.As see through it to both the class (one of
+// the Err* values above, or ErrNotFound...) and the underlying cause, so
+// that the message can be short while classification keeps working.
+type Error struct {
+	Store string // the store, as its String method names it
+	Op    string // "put", "get", ...; empty for a failure of the store as a whole
+	Key   string // the key or list prefix, if Op is set
+	Class error  // a class or sentinel this error matches; may be nil
+	Msg   string // what went wrong, without the store, op or key
+	Err   error  // the underlying cause; may be nil
+}
+
+func (e *Error) Error() string {
+	s := "remote " + e.Store + ": "
+	if e.Op != "" {
+		s += e.Op + " " + e.Key + ": "
+	}
+	return s + e.Msg
+}
+
+// Unwrap returns the class and the cause.
+func (e *Error) Unwrap() []error {
+	var errs []error
+	if e.Class != nil {
+		errs = append(errs, e.Class)
+	}
+	if e.Err != nil {
+		errs = append(errs, e.Err)
+	}
+	return errs
+}
