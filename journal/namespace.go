@@ -80,40 +80,46 @@ func (j *Journal) Adopt(parent ID, name string, kind Kind, target string, size i
 func (j *Journal) create(parent ID, name string, kind Kind, target string, adoptSize int64) (ID, error) {
 	var id ID
 	err := j.update(func(tx *bolt.Tx) error {
-		if err := checkDir(tx, parent); err != nil {
-			return err
-		}
-		meta := tx.Bucket(bucketMeta)
-		id = keyID(meta.Get(keyNextID))
-		if id <= RootID {
-			return fmt.Errorf("%w: next_id", errCorruptRecord)
-		}
-		if err := meta.Put(keyNextID, u64(uint64(id)+1)); err != nil {
-			return err
-		}
-		op := Op{Type: OpCreate, ID: id, Kind: kind, Parent: parent, Name: name, Target: target, Adopted: adoptSize >= 0}
-		replaced, dead, err := unlinkName(tx, parent, name)
-		if err != nil {
-			return err
-		}
-		op.Replaced, op.Dead = replaced, dead
-		if err := tx.Bucket(bucketInodes).Put(idKey(id), inode{Kind: kind, Nlink: 1, Parent: parent, Name: name}.encode()); err != nil {
-			return err
-		}
-		if err := tx.Bucket(bucketDentries).Put(dentryKey(parent, name), encodeDentry(id, kind)); err != nil {
-			return err
-		}
-		gen := j.logOp(tx, op)
-		p := pending{Gen: gen, AttrDirty: true}
-		if adoptSize > 0 && kind == KindFile {
-			p.Ranges = p.Ranges.Add(0, adoptSize)
-		}
-		return mergeDirty(tx.Bucket(bucketDirty), id, p)
+		var err error
+		id, err = j.createTx(tx, parent, name, kind, target, adoptSize)
+		return err
 	})
 	if err != nil {
 		return 0, err
 	}
 	return id, nil
+}
+
+func (j *Journal) createTx(tx *bolt.Tx, parent ID, name string, kind Kind, target string, adoptSize int64) (ID, error) {
+	if err := checkDir(tx, parent); err != nil {
+		return 0, err
+	}
+	meta := tx.Bucket(bucketMeta)
+	id := keyID(meta.Get(keyNextID))
+	if id <= RootID {
+		return 0, fmt.Errorf("%w: next_id", errCorruptRecord)
+	}
+	if err := meta.Put(keyNextID, u64(uint64(id)+1)); err != nil {
+		return 0, err
+	}
+	op := Op{Type: OpCreate, ID: id, Kind: kind, Parent: parent, Name: name, Target: target, Adopted: adoptSize >= 0}
+	replaced, dead, err := unlinkName(tx, parent, name)
+	if err != nil {
+		return 0, err
+	}
+	op.Replaced, op.Dead = replaced, dead
+	if err := tx.Bucket(bucketInodes).Put(idKey(id), inode{Kind: kind, Nlink: 1, Parent: parent, Name: name}.encode()); err != nil {
+		return 0, err
+	}
+	if err := tx.Bucket(bucketDentries).Put(dentryKey(parent, name), encodeDentry(id, kind)); err != nil {
+		return 0, err
+	}
+	gen := j.logOp(tx, op)
+	p := pending{Gen: gen, AttrDirty: true}
+	if adoptSize > 0 && kind == KindFile {
+		p.Ranges = p.Ranges.Add(0, adoptSize)
+	}
+	return id, mergeDirty(tx.Bucket(bucketDirty), id, p)
 }
 
 func checkDir(tx *bolt.Tx, id ID) error {
@@ -357,4 +363,29 @@ func (j *Journal) Kind(id ID) (Kind, error) {
 		return err
 	})
 	return k, err
+}
+
+// CreateOpen is Create of a regular file that is being opened for write
+// (open(2) with O_CREAT): the inode and its open-for-write mark become
+// durable in one commit. ReleaseWrite ends the mark.
+func (j *Journal) CreateOpen(parent ID, name string) (ID, error) {
+	var id ID
+	err := j.update(func(tx *bolt.Tx) error {
+		var err error
+		id, err = j.createTx(tx, parent, name, KindFile, "", -1)
+		if err != nil {
+			return err
+		}
+		j.mu.Lock()
+		j.openCount[id]++
+		j.mu.Unlock()
+		return tx.Bucket(bucketOpen).Put(idKey(id), nil)
+	})
+	if err != nil {
+		if id != 0 {
+			j.ReleaseWrite(id)
+		}
+		return 0, err
+	}
+	return id, nil
 }

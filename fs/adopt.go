@@ -1,0 +1,84 @@
+package fs
+
+import (
+	"github.com/syncfs/syncfs/journal"
+	"golang.org/x/sys/unix"
+)
+
+// adoptTree records the entry name of directory parent (at rel), found in
+// the backing directory, as new to the journal, and for a directory
+// everything below it: what a rename from an excluded name brings in. It
+// returns the entry's ID (0 when it is not journaled).
+func (fs *FS) adoptTree(parent *node, name, rel string) (journal.ID, error) {
+	pid := parent.jid()
+	if pid == 0 || fs.exclude.match(rel) {
+		return 0, nil
+	}
+	dir, _ := splitRel(rel)
+	var id journal.ID
+	err := fs.b.withDir(dir, func(dirfd int) error {
+		var err error
+		id, err = fs.adoptAt(dirfd, pid, name, rel)
+		return err
+	})
+	return id, err
+}
+
+func (fs *FS) adoptAt(dirfd int, pid journal.ID, name, rel string) (journal.ID, error) {
+	var st unix.Stat_t
+	if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return 0, err
+	}
+	kind := kindOf(st.Mode)
+	if kind == 0 || fs.exclude.match(rel) {
+		return 0, nil
+	}
+	target := ""
+	if kind == journal.KindSymlink {
+		t, err := readlinkat(dirfd, name)
+		if err != nil {
+			return 0, err
+		}
+		target = t
+	}
+	if _, _, ok := fs.j.Lookup(pid, name); ok {
+		if err := fs.j.Remove(pid, name); err != nil {
+			return 0, err
+		}
+	}
+	id, err := fs.j.Adopt(pid, name, kind, target, st.Size)
+	if err != nil || kind != journal.KindDir {
+		return id, err
+	}
+	sub, err := openat2(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return id, err
+	}
+	defer unix.Close(sub)
+	names, err := readNames(sub)
+	if err != nil {
+		return id, err
+	}
+	for _, child := range names {
+		if _, err := fs.adoptAt(sub, id, child, joinRel(rel, child)); err != nil {
+			return id, err
+		}
+	}
+	return id, nil
+}
+
+// readNames lists a directory fd, without "." and "..".
+func readNames(fd int) ([]string, error) {
+	var names []string
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}

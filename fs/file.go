@@ -1,0 +1,297 @@
+package fs
+
+import (
+	"context"
+	"sync"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/syncfs/syncfs/journal"
+	"golang.org/x/sys/unix"
+)
+
+// handle is what every open file of the mount implements.
+type handle interface {
+	fd() int
+}
+
+// file is an open regular file.
+type file struct {
+	n        *node
+	fdv      int
+	writable bool
+	mode     openMode
+	marked   journal.ID // inode marked open for write by this handle, 0 if none
+
+	mu       sync.Mutex
+	released bool
+}
+
+// ptFile is a file whose I/O the kernel does itself (passthrough). Only
+// this type offers a passthrough fd to go-fuse: a writable cached file
+// must never look like one.
+type ptFile struct{ *file }
+
+var _ = (gofs.FilePassthroughFder)((*ptFile)(nil))
+
+func (f *ptFile) PassthroughFd() (int, bool) { return f.fdv, true }
+
+func (f *file) fd() int { return f.fdv }
+
+// openFlags adapts the flags of an open for the backing file. O_APPEND is
+// dropped because the kernel computes each write's offset (and pwrite on
+// an O_APPEND fd would ignore it). With the writeback cache the kernel
+// reads pages of files opened write-only, so those become read-write.
+func (fs *FS) openFlags(flags uint32) uint32 {
+	flags &^= unix.O_APPEND | fuse.FMODE_EXEC | unix.O_CREAT | unix.O_EXCL | unix.O_NOCTTY
+	if fs.writeback.Load() && flags&unix.O_ACCMODE == unix.O_WRONLY {
+		flags = flags&^unix.O_ACCMODE | unix.O_RDWR
+	}
+	return flags
+}
+
+// newHandle wraps fd, opened with flags, as a handle of n; marked says
+// whether n's ID was marked open for write for it.
+func (n *node) newHandle(fd int, flags uint32, marked bool) gofs.FileHandle {
+	writable := flags&unix.O_ACCMODE != unix.O_RDONLY
+	f := &file{n: n, fdv: fd, writable: writable}
+	if marked {
+		f.marked = n.jid()
+	}
+	f.mode = n.chooseMode(writable)
+	if f.mode == modeCached {
+		return f
+	}
+	if f.mode == modePassthrough {
+		n.fs.stats.Passthrough.Add(1)
+	}
+	return &ptFile{f}
+}
+
+var _ = (gofs.NodeOpener)((*node)(nil))
+
+func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	rel, ok := n.rel()
+	if !ok {
+		return nil, 0, syscall.ENOENT
+	}
+	flags = n.fs.openFlags(flags)
+	writable := flags&unix.O_ACCMODE != unix.O_RDONLY
+	id := n.jid()
+	if id != 0 && writable {
+		if err := n.fs.j.Err(); err != nil {
+			return nil, 0, n.fs.toErrno("open", rel, journalErr(err))
+		}
+	}
+	var oldSize int64 = -1
+	if flags&unix.O_TRUNC != 0 && id != 0 {
+		var st unix.Stat_t
+		if err := n.fstat(rel, &st); err == nil {
+			oldSize = st.Size
+		}
+	}
+	fd, err := n.fs.b.open(rel, int(flags)|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, 0, n.fs.toErrno("open", rel, err)
+	}
+	if id != 0 && writable {
+		if err := n.fs.j.OpenForWrite(id); err != nil {
+			unix.Close(fd)
+			return nil, 0, n.fs.toErrno("open", rel, journalErr(err))
+		}
+	}
+	if oldSize > 0 {
+		if err := n.fs.j.Truncate(id, oldSize, 0); err != nil {
+			n.fs.logf("open %q: O_TRUNC: %v", rel, err)
+		}
+	}
+	if !writable {
+		n.fs.stats.ReadOnlyOpen.Add(1)
+	}
+	h := n.newHandle(fd, flags, id != 0 && writable)
+	return h, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+var (
+	_ = (gofs.FileReader)((*file)(nil))
+	_ = (gofs.FileWriter)((*file)(nil))
+	_ = (gofs.FileWritever)((*file)(nil))
+	_ = (gofs.FileFlusher)((*file)(nil))
+	_ = (gofs.FileFsyncer)((*file)(nil))
+	_ = (gofs.FileReleaser)((*file)(nil))
+	_ = (gofs.FileGetattrer)((*file)(nil))
+	_ = (gofs.FileAllocater)((*file)(nil))
+	_ = (gofs.FileLseeker)((*file)(nil))
+)
+
+func (f *file) Read(ctx context.Context, buf []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	return fuse.ReadResultFd(uintptr(f.fdv), off, len(buf)), 0
+}
+
+// journaled returns the ID writes through f are recorded under, or 0.
+// It checks the journal first: a write the journal cannot record must
+// fail rather than land unrecorded.
+func (f *file) journaled() (journal.ID, error) {
+	id := f.n.jid()
+	if id == 0 {
+		return 0, nil
+	}
+	if err := f.n.fs.j.Err(); err != nil {
+		return 0, journalErr(err)
+	}
+	return id, nil
+}
+
+func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	id, err := f.journaled()
+	if err != nil {
+		return 0, f.n.fs.toErrno("write", "", err)
+	}
+	n, err := unix.Pwrite(f.fdv, data, off)
+	f.recordWrite(id, off, n)
+	if err != nil {
+		return uint32(max(n, 0)), f.n.fs.toErrno("write", "", err)
+	}
+	return uint32(n), 0
+}
+
+func (f *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, syscall.Errno) {
+	id, err := f.journaled()
+	if err != nil {
+		return 0, f.n.fs.toErrno("write", "", err)
+	}
+	n, err := unix.Pwritev(f.fdv, data, off)
+	f.recordWrite(id, off, n)
+	if err != nil {
+		return uint32(max(n, 0)), f.n.fs.toErrno("write", "", err)
+	}
+	return uint32(n), 0
+}
+
+func (f *file) recordWrite(id journal.ID, off int64, n int) {
+	if n <= 0 {
+		return
+	}
+	if id != 0 {
+		f.n.fs.j.RecordWrite(id, off, int64(n))
+	}
+	f.n.fs.stats.Writes.Add(1)
+	f.n.fs.stats.WriteBytes.Add(int64(n))
+}
+
+// Flush is close(2): the file's ranges must be durable before it returns.
+func (f *file) Flush(ctx context.Context) syscall.Errno {
+	if !f.writable {
+		return 0
+	}
+	return f.n.fs.toErrno("close", "", journalErr(f.commit()))
+}
+
+// commit makes f's recorded writes durable. A blind (passthrough) writer's
+// writes were never seen, so its whole file is recorded dirty first.
+func (f *file) commit() error {
+	id := f.n.jid()
+	if id == 0 {
+		return nil
+	}
+	if f.mode == modeBlind {
+		var st unix.Stat_t
+		if err := unix.Fstat(f.fdv, &st); err != nil {
+			return err
+		}
+		f.n.fs.j.RecordWrite(id, 0, st.Size)
+	}
+	return f.n.fs.j.SyncFile(id)
+}
+
+func (f *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	var err error
+	if flags&1 != 0 { // FUSE_FSYNC_FDATASYNC
+		err = unix.Fdatasync(f.fdv)
+	} else {
+		err = unix.Fsync(f.fdv)
+	}
+	if err != nil {
+		return f.n.fs.toErrno("fsync", "", err)
+	}
+	if f.writable {
+		return f.n.fs.toErrno("fsync", "", journalErr(f.commit()))
+	}
+	return 0
+}
+
+func (f *file) Release(ctx context.Context) syscall.Errno {
+	f.mu.Lock()
+	if f.released {
+		f.mu.Unlock()
+		return syscall.EBADF
+	}
+	f.released = true
+	f.mu.Unlock()
+	if f.mode == modeBlind {
+		if err := f.commit(); err != nil {
+			f.n.fs.logf("release: %v", err)
+		}
+	}
+	err := unix.Close(f.fdv)
+	f.n.releaseMode(f.mode, f.writable)
+	if f.marked != 0 {
+		f.n.fs.j.ReleaseWrite(f.marked)
+	}
+	return f.n.fs.toErrno("release", "", err)
+}
+
+func (f *file) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	var st unix.Stat_t
+	if err := unix.Fstat(f.fdv, &st); err != nil {
+		return f.n.fs.toErrno("getattr", "", err)
+	}
+	fillAttr(&out.Attr, &st, f.n.StableAttr().Ino)
+	return 0
+}
+
+func (f *file) Allocate(ctx context.Context, off uint64, size uint64, mode uint32) syscall.Errno {
+	id, err := f.journaled()
+	if err != nil {
+		return f.n.fs.toErrno("fallocate", "", err)
+	}
+	var before, after unix.Stat_t
+	if err := unix.Fstat(f.fdv, &before); err != nil {
+		return f.n.fs.toErrno("fallocate", "", err)
+	}
+	if err := unix.Fallocate(f.fdv, mode, int64(off), int64(size)); err != nil {
+		return f.n.fs.toErrno("fallocate", "", err)
+	}
+	if id == 0 {
+		return 0
+	}
+	if err := unix.Fstat(f.fdv, &after); err != nil {
+		return f.n.fs.toErrno("fallocate", "", err)
+	}
+	j, o, end := f.n.fs.j, int64(off), int64(off+size)
+	switch {
+	case mode&(unix.FALLOC_FL_COLLAPSE_RANGE|unix.FALLOC_FL_INSERT_RANGE) != 0:
+		// Everything from off on moved.
+		if after.Size < before.Size {
+			if err := j.Truncate(id, before.Size, after.Size); err != nil {
+				return f.n.fs.toErrno("fallocate", "", journalErr(err))
+			}
+		}
+		j.RecordWrite(id, o, after.Size-o)
+	case mode&(unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_ZERO_RANGE) != 0:
+		j.RecordWrite(id, o, min(end, after.Size)-o) // now zeros
+	}
+	if after.Size > before.Size && mode&(unix.FALLOC_FL_COLLAPSE_RANGE|unix.FALLOC_FL_INSERT_RANGE) == 0 {
+		j.RecordWrite(id, before.Size, after.Size-before.Size) // grew: zeros
+	}
+	return 0
+}
+
+func (f *file) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+	n, err := unix.Seek(f.fdv, int64(off), int(whence))
+	if err != nil {
+		return 0, f.n.fs.toErrno("lseek", "", err)
+	}
+	return uint64(n), 0
+}

@@ -1,0 +1,5 @@
+package fs
+
+import "os/exec"
+
+var execLookPath = exec.LookPath
