@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/syncfs/syncfs/internal/exitcode"
+)
+
+// mountConfig is everything a writable mount needs; the foreground daemon
+// gets it from the same flags as the command.
+type mountConfig struct {
+	Mountpoint  string
+	Backing     string
+	State       string
+	Remote      string
+	S3Endpoint  string
+	Excludes    []string
+	Force       bool
+	Foreground  bool
+	Passthrough bool
+	Writeback   bool
+	Debug       bool
+	LogFile     string
+}
+
+const mountArgs = "--backing DIR --remote URL [--state DIR] [--exclude GLOB]... [--foreground] MOUNTPOINT"
+
+func parseMount(args []string, stderr io.Writer) (*mountConfig, error) {
+	c := &mountConfig{}
+	fs := newFlags("mount", mountArgs, stderr)
+	fs.StringVar(&c.Backing, "backing", "", "backing directory: where the bytes land, on local disk (required)")
+	fs.StringVar(&c.Remote, "remote", "", "remote URL: file:///abs/path or s3://bucket/prefix (required)")
+	fs.StringVar(&c.State, "state", "", "state directory for the journal and control socket (default: .NAME.syncfs beside the backing dir)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
+	fs.Var((*multiFlag)(&c.Excludes), "exclude", "never ship names matching this glob (repeatable; e.g. '*.tmp', '*@*.sim')")
+	fs.BoolVar(&c.Force, "force", false, "take over the remote prefix from a mount that holds it (only if that mount is dead)")
+	fs.BoolVar(&c.Foreground, "foreground", false, "stay in the foreground and log to stderr")
+	fs.BoolVar(&c.Passthrough, "passthrough", true, "serve reads of read-only opens with kernel passthrough where the kernel allows")
+	fs.BoolVar(&c.Writeback, "writeback-cache", true, "use the kernel writeback cache")
+	fs.BoolVar(&c.Debug, "debug", false, "log every FUSE request")
+	fs.StringVar(&c.LogFile, "log", "", "daemon log file (default: STATE/syncfs.log; stderr with --foreground)")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return nil, err
+	}
+	c.Mountpoint = pos[0]
+	if c.Backing == "" {
+		return nil, exitcode.New(exitcode.Usage, "mount: --backing DIR is required (the local directory the bytes land in)")
+	}
+	if c.Remote == "" {
+		return nil, exitcode.New(exitcode.Usage, "mount: --remote URL is required (file:///abs/path or s3://bucket/prefix)")
+	}
+	for _, p := range []*string{&c.Mountpoint, &c.Backing, &c.State, &c.LogFile} {
+		if *p != "" {
+			if *p, err = filepath.Abs(*p); err != nil {
+				return nil, exitcode.Wrap(exitcode.Usage, err)
+			}
+		}
+	}
+	if c.State == "" {
+		dir, base := filepath.Split(c.Backing)
+		c.State = filepath.Join(dir, "."+base+".syncfs")
+	}
+	return c, nil
+}
+
+func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseMount(args, stderr)
+	if err != nil {
+		return helpOK(err)
+	}
+	if err := checkMount(c); err != nil {
+		return err
+	}
+	if c.Foreground {
+		return runDaemon(ctx, c, readyFromEnv(), stderr)
+	}
+	return startDaemon(ctx, c, stdout)
+}
+
+// args turns c back into the daemon's command line, with every path
+// absolute (the daemon runs in /).
+func (c *mountConfig) args(logPath string) []string {
+	a := []string{"mount", "--foreground", "--log", logPath,
+		"--backing", c.Backing, "--remote", c.Remote, "--state", c.State,
+		"--passthrough=" + strconv.FormatBool(c.Passthrough),
+		"--writeback-cache=" + strconv.FormatBool(c.Writeback)}
+	for _, e := range c.Excludes {
+		a = append(a, "--exclude", e)
+	}
+	if c.S3Endpoint != "" {
+		a = append(a, "--s3-endpoint", c.S3Endpoint)
+	}
+	if c.Force {
+		a = append(a, "--force")
+	}
+	if c.Debug {
+		a = append(a, "--debug")
+	}
+	return append(a, "--", c.Mountpoint)
+}
+
+// The daemon tells the command that started it whether the mount is up
+// through a pipe (fd 3), with one JSON line: {"code":0} or
+// {"code":N,"error":"..."}. The command exits only then, so that a Slurm
+// prolog that runs `syncfs mount` and then the job never lets the job
+// write into a plain directory.
+const readyFdEnv = "SYNCFS_READY_FD"
+
+type readyMsg struct {
+	Code  int    `json:"code"`
+	Error string `json:"error,omitempty"`
+}
+
+// readyFunc reports the mount's readiness (err nil) or failure, once.
+type readyFunc func(err error)
+
+func readyFromEnv() readyFunc {
+	n, err := strconv.Atoi(os.Getenv(readyFdEnv))
+	if err != nil || n < 3 {
+		return func(error) {}
+	}
+	os.Unsetenv(readyFdEnv)
+	f := os.NewFile(uintptr(n), "ready")
+	return func(err error) {
+		if f == nil {
+			return
+		}
+		m := readyMsg{Code: exitcode.Of(err)}
+		if err != nil {
+			m.Error = err.Error()
+		}
+		json.NewEncoder(f).Encode(m)
+		f.Close()
+		f = nil
+	}
+}
+
+// startDaemon re-executes this binary as the mount's daemon, detached from
+// the caller's terminal, pipes and process group (setsid; stdio to the log
+// file), so that a Slurm prolog that starts it is not held open by it.
+func startDaemon(ctx context.Context, c *mountConfig, stdout io.Writer) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.State, 0o700); err != nil {
+		return exitcode.New(exitcode.LocalDir, "state dir %s: %v", c.State, err)
+	}
+	logPath := c.LogFile
+	if logPath == "" {
+		logPath = filepath.Join(c.State, "syncfs.log")
+	}
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return exitcode.New(exitcode.LocalDir, "log file %s: %v", logPath, err)
+	}
+	defer logf.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, c.args(logPath)...)
+	cmd.Env = append(os.Environ(), readyFdEnv+"=3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, logf, logf
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return fmt.Errorf("starting the daemon: %w", err)
+	}
+	pw.Close()
+	defer pr.Close()
+
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(pr).ReadString('\n')
+		line <- s
+	}()
+	var s string
+	select {
+	case s = <-line:
+	case <-ctx.Done():
+		cmd.Process.Signal(syscall.SIGTERM)
+		return ctx.Err()
+	}
+	var m readyMsg
+	if s == "" || json.Unmarshal([]byte(s), &m) != nil {
+		// The daemon died without a word: its log says why.
+		cmd.Wait()
+		return fmt.Errorf("the daemon exited before the mount was ready: %s (log: %s)", lastLine(logPath), logPath)
+	}
+	if m.Code != exitcode.OK {
+		cmd.Wait()
+		return exitcode.New(m.Code, "%s", m.Error)
+	}
+	cmd.Process.Release()
+	fmt.Fprintf(stdout, "mounted %s (backing %s, remote %s, state %s)\n", c.Mountpoint, c.Backing, c.Remote, c.State)
+	return nil
+}
+
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) == 0 || lines[len(lines)-1] == "" {
+		return "no message"
+	}
+	return lines[len(lines)-1]
+}
+
+// errTimeout is what waiting functions return when time runs out.
+var errTimeout = errors.New("timed out")
+
+// waitExit waits until process pid has exited, without polling: a pidfd
+// becomes readable when the process ends.
+func waitExit(pid int, timeout time.Duration) error {
+	fd, err := pidfdOpen(pid)
+	if err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return nil
+		}
+		return err
+	}
+	defer syscall.Close(fd)
+	return pollReadable(fd, timeout)
+}

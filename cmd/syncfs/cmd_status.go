@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/syncfs/syncfs/internal/control"
+	"github.com/syncfs/syncfs/internal/exitcode"
+	"github.com/syncfs/syncfs/internal/mountinfo"
+)
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("status", "[--json] MOUNTPOINT", stderr)
+	asJSON := fs.Bool("json", false, "print JSON (fields: docs/cli.md)")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return helpOK(err)
+	}
+	c, err := clientFor(pos[0])
+	if err != nil {
+		return err
+	}
+	var st Status
+	if err := c.Do(ctx, http.MethodGet, "/status", nil, &st); err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(stdout, "%s: pid %d, remote %s\n", st.Mountpoint, st.PID, st.Remote)
+	fmt.Fprintf(stdout, "  %s dirty in %d files\n", humanBytes(st.DirtyBytes), len(st.Files))
+	for _, f := range st.Files {
+		var n int64
+		for _, p := range f.Dirty {
+			n += p[1]
+		}
+		for _, p := range f.InFlight {
+			n += p[1]
+		}
+		fmt.Fprintf(stdout, "  %10s  %s\n", humanBytes(n), f.Path)
+	}
+	return nil
+}
+
+// clientFor finds the daemon serving mountpoint.
+func clientFor(mountpoint string) (*control.Client, error) {
+	m, ok, err := mountinfo.Find(mountpoint)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, exitcode.New(exitcode.Mountpoint, "%s is not mounted", mountpoint)
+	}
+	state, ok := m.StateDir()
+	if !ok {
+		return nil, exitcode.New(exitcode.Mountpoint, "%s is not a writable syncfs mount (it is %s from %s)", mountpoint, m.FSType, m.Source)
+	}
+	return &control.Client{Dir: state}, nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

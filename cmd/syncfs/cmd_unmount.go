@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os/exec"
+	"time"
+
+	"github.com/syncfs/syncfs/internal/control"
+	"github.com/syncfs/syncfs/internal/exitcode"
+	"github.com/syncfs/syncfs/internal/mountinfo"
+	"golang.org/x/sys/unix"
+)
+
+func runUnmount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("unmount", "[--timeout DUR] MOUNTPOINT", stderr)
+	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for the daemon to exit")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return helpOK(err)
+	}
+	mnt := pos[0]
+	m, ok, err := mountinfo.Find(mnt)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		// Idempotent: an epilog may run it twice, or after a crash.
+		fmt.Fprintf(stdout, "%s is not mounted\n", mnt)
+		return nil
+	}
+	state, ok := m.StateDir()
+	if !ok {
+		return exitcode.New(exitcode.Mountpoint, "%s is not a writable syncfs mount (it is %s from %s)", mnt, m.FSType, m.Source)
+	}
+	c := &control.Client{Dir: state}
+	var out struct {
+		PID int `json:"pid"`
+	}
+	err = c.Do(ctx, http.MethodPost, "/unmount", nil, &out)
+	if errors.Is(err, control.ErrNoDaemon) {
+		// The daemon is dead and left its mount behind (every access
+		// fails with ENOTCONN). Detach it; the journal and the backing
+		// dir keep everything for `syncfs recover` or the next mount.
+		if derr := detach(m.Point); derr != nil {
+			return fmt.Errorf("%v; and detaching the dead mount failed: %v", err, derr)
+		}
+		fmt.Fprintf(stdout, "unmounted %s (its daemon was gone; state in %s)\n", mnt, state)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := waitExit(out.PID, *timeout); err != nil {
+		return exitcode.New(exitcode.Timeout, "unmounted %s but daemon pid %d did not exit within %v", mnt, out.PID, *timeout)
+	}
+	fmt.Fprintf(stdout, "unmounted %s\n", mnt)
+	return nil
+}
+
+func detach(point string) error {
+	if err := unix.Unmount(point, unix.MNT_DETACH); err == nil {
+		return nil
+	}
+	out, err := exec.Command("fusermount3", "-u", "-z", point).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("fusermount3 -u -z: %v: %s", err, out)
+	}
+	return nil
+}

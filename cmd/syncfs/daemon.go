@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/syncfs/syncfs/fs"
+	"github.com/syncfs/syncfs/internal/control"
+	"github.com/syncfs/syncfs/internal/exitcode"
+	"github.com/syncfs/syncfs/internal/mountinfo"
+	"github.com/syncfs/syncfs/journal"
+)
+
+// daemon is a running writable mount.
+type daemon struct {
+	c      *mountConfig
+	log    *log.Logger
+	j      *journal.Journal
+	fs     *fs.FS
+	server *fuse.Server
+
+	stopOnce sync.Once
+	stop     chan struct{} // closed to ask the main loop to end
+}
+
+// runDaemon mounts and serves until the mount goes away (unmount command,
+// SIGTERM, or an external umount). ready is told once the mount is usable
+// or why it could not be made.
+func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.Writer) (err error) {
+	defer func() { ready(err) }() // no-op once ready was told
+	logw := stderr
+	if c.LogFile != "" {
+		f, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return exitcode.New(exitcode.LocalDir, "log file %s: %v", c.LogFile, err)
+		}
+		defer f.Close()
+		logw = f
+	}
+	d := &daemon{c: c, log: log.New(logw, fmt.Sprintf("syncfs[%d] ", os.Getpid()), log.LstdFlags|log.Lmicroseconds), stop: make(chan struct{})}
+
+	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs pid %d (mount %s)", os.Getpid(), c.Mountpoint)})
+	switch {
+	case errors.Is(err, journal.ErrLocked):
+		return exitcode.Wrap(exitcode.Busy, err)
+	case err != nil:
+		return exitcode.Wrap(exitcode.LocalDir, err)
+	}
+	d.j = j
+	defer func() {
+		if cerr := j.Close(); cerr != nil {
+			d.log.Printf("closing journal: %v", cerr)
+		}
+	}()
+
+	d.fs, err = fs.New(fs.Options{Backing: c.Backing, Journal: j, Exclude: c.Excludes, Passthrough: c.Passthrough, Logger: d.log})
+	if err != nil {
+		return exitcode.Wrap(exitcode.Usage, err)
+	}
+	defer d.fs.Close()
+
+	ln, err := control.Listen(c.State)
+	if err != nil {
+		return exitcode.Wrap(exitcode.LocalDir, err)
+	}
+	defer os.Remove(filepath.Join(c.State, control.SocketName))
+
+	d.server, err = fs.Mount(c.Mountpoint, d.fs, fs.MountOptions{
+		FsName:      mountinfo.SourcePrefix + c.State,
+		AllowOther:  allowOther(),
+		NoWriteback: !c.Writeback,
+		Debug:       c.Debug,
+	})
+	if err != nil {
+		ln.Close()
+		return exitcode.Wrap(exitcode.Mountpoint, err)
+	}
+	pidfile := filepath.Join(c.State, "pid")
+	os.WriteFile(pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644)
+	defer os.Remove(pidfile)
+
+	defer control.Serve(ln, d.handler())()
+
+	d.log.Printf("mounted %s: backing %s, state %s, remote %s", c.Mountpoint, c.Backing, c.State, c.Remote)
+	ready(nil)
+
+	served := make(chan struct{})
+	go func() { d.server.Wait(); close(served) }()
+	for {
+		select {
+		case <-served:
+			d.log.Printf("unmounted %s", c.Mountpoint)
+			return nil
+		case <-ctx.Done():
+			d.log.Printf("signal: unmounting %s", c.Mountpoint)
+			if err := d.server.Unmount(); err != nil {
+				d.log.Printf("cannot unmount %s: %v; still serving it", c.Mountpoint, err)
+				ctx = context.Background() // serve on; the next unmount request may succeed
+			}
+		case <-d.stop:
+			<-served
+			d.log.Printf("unmounted %s", c.Mountpoint)
+			return nil
+		}
+	}
+}
+
+// allowOther says whether other users may use the mount: root may always
+// allow them; other users only where /etc/fuse.conf has user_allow_other.
+func allowOther() bool {
+	if os.Geteuid() == 0 {
+		return true
+	}
+	f, err := os.Open("/etc/fuse.conf")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "user_allow_other" {
+			return true
+		}
+	}
+	return false
+}
+
+func (d *daemon) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		st, err := d.status()
+		if err != nil {
+			control.WriteError(w, http.StatusInternalServerError, err)
+			return
+		}
+		control.WriteJSON(w, http.StatusOK, st)
+	})
+	mux.HandleFunc("POST /unmount", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.server.Unmount(); err != nil {
+			control.WriteError(w, http.StatusConflict, fmt.Errorf("cannot unmount %s: %v (a process still uses it; see fuser -vm %s)", d.c.Mountpoint, err, d.c.Mountpoint))
+			return
+		}
+		control.WriteJSON(w, http.StatusOK, map[string]int{"pid": os.Getpid()})
+		d.stopOnce.Do(func() { close(d.stop) })
+	})
+	return mux
+}

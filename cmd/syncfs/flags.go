@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/syncfs/syncfs/internal/exitcode"
+)
+
+// newFlags returns a flag set for a subcommand whose errors are ours to
+// print (one line, exit code 2), not the flag package's.
+func newFlags(name, args string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: syncfs %s %s\n", name, args)
+		fs.SetOutput(stderr)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// errHelp is returned for -h/--help: usage was printed, exit 0.
+var errHelp = errors.New("help")
+
+// parse parses args allowing flags after positional arguments (syncfs
+// mount MNT --backing X works as well as the other order) and checks the
+// number of positional arguments.
+func parse(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.Usage()
+				return nil, errHelp
+			}
+			return nil, exitcode.New(exitcode.Usage, "%s: %v (see syncfs %s --help)", fs.Name(), err, fs.Name())
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] == "--" {
+			pos = append(pos, rest[1:]...)
+			break
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+	if len(pos) < minPos || len(pos) > maxPos {
+		want := fmt.Sprint(minPos)
+		if maxPos != minPos {
+			want = fmt.Sprintf("%d to %d", minPos, maxPos)
+		}
+		return nil, exitcode.New(exitcode.Usage, "%s: want %s arguments, got %d (%s) (see syncfs %s --help)", fs.Name(), want, len(pos), strings.Join(pos, " "), fs.Name())
+	}
+	return pos, nil
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// helpOK turns errHelp into success.
+func helpOK(err error) error {
+	if errors.Is(err, errHelp) {
+		return nil
+	}
+	return err
+}
