@@ -63,3 +63,8 @@ func (e *Error) Unwrap() []error {
 	}
 	return errs
 }
+
+// ErrBadURL is wrapped by errors for a remote URL or endpoint that cannot
+// be used as given (unknown scheme, relative path, missing bucket): a usage
+// error, not a failure of the store.
+var ErrBadURL = errors.New("bad remote URL")

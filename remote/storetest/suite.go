@@ -19,7 +19,7 @@ type Config struct {
 	// the large-object test then uses a small object and does not bound heap
 	// growth.
 	InMemory bool
-	// LargeSize is the size of the large object; default 80 MiB (more than
+	// LargeSize is the size of the large object; default 96 MiB (more than
 	// 64 MiB, so that a backend buffering whole objects fails the heap bound).
 	LargeSize int64
 	// MaxHeapGrowth bounds how far the heap may grow while the large object
@@ -37,7 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) remote.Store) {
 // not disturbed.
 func RunConfig(t *testing.T, cfg Config, newStore func(t *testing.T) remote.Store) {
 	if cfg.LargeSize == 0 {
-		cfg.LargeSize = 80 << 20
+		cfg.LargeSize = 96 << 20
 		if cfg.InMemory {
 			cfg.LargeSize = 9<<20 + 7
 		}
@@ -405,7 +405,7 @@ func testKeyNames(t *testing.T, s remote.Store) {
 		"a.b-c_d",
 		"...dots", "x/...", "x/.hidden",
 		strings.Repeat("n", 255) + "/" + strings.Repeat("é", 127),
-		strings.Repeat("k/", 511) + "k", // 1023 bytes
+		strings.Repeat("k/", 450) + "k", // 901 bytes: room for a store prefix within 1024
 	}
 	for i, k := range keys {
 		put(t, s, k, []byte(fmt.Sprint(i)))
@@ -468,7 +468,7 @@ func testParentKeys(t *testing.T, s remote.Store) {
 
 	put(t, s, "c/d/e", []byte("file c/d/e"))
 	for _, k := range []string{"c", "c/d"} {
-		for _, opts := range []remote.PutOptions{{}, {IfAbsent: true}} {
+		for _, opts := range []remote.PutOptions{{IfAbsent: true}, {}} {
 			err := s.Put(ctx, k, bytes.NewReader([]byte("x")), 1, opts)
 			switch {
 			case err == nil:
