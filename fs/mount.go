@@ -40,6 +40,7 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 		AttrTimeout:     &timeout,
 		NegativeTimeout: &timeout,
 		RootStableAttr:  &gofs.StableAttr{Ino: 1, Mode: syscall.S_IFDIR},
+		NullPermissions: true, // mode 0000 is 0000, not go-fuse's 0644 default
 		MountOptions: fuse.MountOptions{
 			AllowOther:        mo.AllowOther,
 			Options:           []string{"default_permissions"},

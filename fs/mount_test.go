@@ -37,6 +37,9 @@ func newTestMount(t testing.TB, opts Options, mo MountOptions) *testMount {
 	ok, why := fuseUsable()
 	testenv.Need(t, ok, "FUSE", why)
 	dir := t.TempDir()
+	// Let other users (the OtherUser test) reach the mount.
+	os.Chmod(dir, 0o755)
+	os.Chmod(filepath.Dir(dir), 0o755)
 	m := &testMount{mnt: filepath.Join(dir, "mnt"), backing: filepath.Join(dir, "backing"), state: filepath.Join(dir, "state")}
 	if opts.Backing != "" {
 		m.backing = opts.Backing

@@ -1,9 +1,13 @@
 package fs
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/posixtest"
+	"github.com/syncfs/syncfs/tests/posix"
 )
 
 // TestGoFusePosix runs go-fuse's own POSIX conformance tests on the mount.
@@ -19,6 +23,36 @@ func TestGoFusePosix(t *testing.T) {
 			}
 			m := newTestMount(t, Options{Passthrough: true}, MountOptions{})
 			fn(t, m.mnt)
+		})
+	}
+}
+
+// TestPosixSuite runs syncfs's own POSIX suite on one mount per flavour,
+// each test in a fresh directory, and checks the journal after each.
+func TestPosixSuite(t *testing.T) {
+	for _, flavour := range []struct {
+		name string
+		opts Options
+		mo   MountOptions
+	}{
+		{"writeback", Options{Passthrough: true}, MountOptions{}},
+		{"passthrough-eager", Options{Passthrough: true, PassthroughQuiet: time.Nanosecond}, MountOptions{}},
+		{"no-writeback", Options{}, MountOptions{NoWriteback: true}},
+	} {
+		t.Run(flavour.name, func(t *testing.T) {
+			m := newTestMount(t, flavour.opts, flavour.mo)
+			for name, test := range posix.All() {
+				t.Run(name, func(t *testing.T) {
+					dir := filepath.Join(m.mnt, name)
+					if err := os.Mkdir(dir, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					test(t, dir)
+					if err := m.j.Check(); err != nil {
+						t.Fatalf("journal invariant after %s: %v", name, err)
+					}
+				})
+			}
 		})
 	}
 }
