@@ -108,7 +108,7 @@ func TestCheckAccessDenied(t *testing.T) {
 	srv := miniotest.Start(t)
 	bucket := srv.NewBucket(t)
 	for _, creds := range [][2]string{
-		{"no-such-key-id", "whatever-secret"},               // unknown key
+		{"no-such-key-id", "whatever-secret"},              // unknown key
 		{miniotest.AccessKey, "wrong-secret-for-this-key"}, // bad signature
 	} {
 		opts := s3Opts(srv)
