@@ -31,10 +31,11 @@ const (
 	ResetResponse              // forward, send the headers and half the body, then reset
 	StallRequest               // read nothing, answer nothing, until the client gives up
 	StallResponse              // forward, send the headers and half the body, then nothing
+	CorruptRequest             // forward with one byte of the request body flipped
 )
 
 func (f Fault) String() string {
-	return [...]string{"Pass", "Status500", "Status503", "Status403", "ResetRequest", "ResetResponse", "StallRequest", "StallResponse"}[f]
+	return [...]string{"Pass", "Status500", "Status503", "Status403", "ResetRequest", "ResetResponse", "StallRequest", "StallResponse", "CorruptRequest"}[f]
 }
 
 // FaultProxy is a reverse proxy in front of a server that injects faults
@@ -151,6 +152,9 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		p.stall(r)
 	case ResetResponse, StallResponse:
 		p.half(w, r, fault)
+	case CorruptRequest:
+		r.Body = &flipper{r: r.Body}
+		p.fwd.ServeHTTP(w, r)
 	}
 }
 
@@ -212,3 +216,20 @@ func s3Error(w http.ResponseWriter, r *http.Request, status int, code string) {
 		io.WriteString(w, body)
 	}
 }
+
+// flipper flips the lowest bit of the first byte read through it.
+type flipper struct {
+	r    io.ReadCloser
+	done bool
+}
+
+func (f *flipper) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if n > 0 && !f.done {
+		p[0] ^= 1
+		f.done = true
+	}
+	return n, err
+}
+
+func (f *flipper) Close() error { return f.r.Close() }

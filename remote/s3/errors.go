@@ -30,15 +30,16 @@ var deniedCodes = map[string]bool{
 
 // Codes sent with a 4xx status that are nonetheless worth retrying.
 var transientCodes = map[string]bool{
-	"RequestTimeout":             true,
-	"ExpiredToken":               true, // the credential cache refreshes it
-	"BadDigest":                  true, // body corrupted in flight
-	"XAmzContentSHA256Mismatch":  true,
-	"IncompleteBody":             true,
-	"SlowDown":                   true,
-	"ConditionalRequestConflict": true,
-	"OperationAborted":           true,
-	"TokenRefreshRequired":       true,
+	"RequestTimeout":              true,
+	"ExpiredToken":                true, // the credential cache refreshes it
+	"BadDigest":                   true, // body corrupted in flight
+	"XAmzContentSHA256Mismatch":   true,
+	"XAmzContentChecksumMismatch": true, // MinIO's BadDigest for x-amz-checksum-*
+	"IncompleteBody":              true,
+	"SlowDown":                    true,
+	"ConditionalRequestConflict":  true,
+	"OperationAborted":            true,
+	"TokenRefreshRequired":        true,
 }
 
 // classify turns an SDK error from op on key into a remote error: the class
@@ -116,12 +117,28 @@ func (s *Store) classify(op, key string, ctx context.Context, w *watchdog, err e
 		return remote.Permanent(s.storeErr(remote.ErrTLSBundle, err,
 			"endpoint %s: TLS certificate not trusted: %s (point AWS_CA_BUNDLE at your site's CA bundle)", s.endpoint, why))
 	}
-	if why := netTrouble(err); why != "" {
+	if why := dialTrouble(err); why != "" {
 		// Transient: a server that is restarting comes back.
 		return s.storeErr(remote.ErrUnreachable, err, "endpoint %s unreachable: %s", s.endpoint, why)
 	}
+	var ne *net.OpError
+	if errors.As(err, &ne) {
+		// A connection that broke after it was made: reset, closed.
+		e.Msg = "connection to " + s.endpoint + " lost: " + ne.Op + ": " + errText(ne.Err)
+		return e
+	}
 	e.Msg = err.Error()
 	return e
+}
+
+// errText is the errno's text if there is one ("connection reset by
+// peer"), else the error's.
+func errText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
 }
 
 // storeErr is an error about the store as a whole (no op or key in the
@@ -148,27 +165,22 @@ func tlsTrouble(err error) string {
 	return ""
 }
 
-// netTrouble describes a failure to reach the endpoint: "connection
-// refused", "no such host", "i/o timeout"; "" for other errors.
-func netTrouble(err error) string {
+// dialTrouble describes a failure to reach the endpoint at all:
+// "connection refused", "cannot resolve host: no such host", "timed out";
+// "" for other errors.
+func dialTrouble(err error) string {
 	var dns *net.DNSError
 	if errors.As(err, &dns) {
 		return "cannot resolve " + dns.Name + ": " + dns.Err
 	}
 	var op *net.OpError
-	if !errors.As(err, &op) {
+	if !errors.As(err, &op) || op.Op != "dial" {
 		return ""
 	}
-	var errno syscall.Errno
-	switch {
-	case errors.As(op.Err, &errno):
-		return errno.Error()
-	case op.Timeout():
-		return "timed out"
-	case errors.Is(err, context.DeadlineExceeded):
+	if op.Timeout() {
 		return "timed out"
 	}
-	return op.Err.Error()
+	return errText(op.Err)
 }
 
 func isNotFound(err error) bool { return errors.Is(err, remote.ErrNotFound) }
