@@ -23,15 +23,15 @@ import (
 type Fault int
 
 const (
-	Pass          Fault = iota // forward to the server
-	Status500                  // answer 500 InternalError
-	Status503                  // answer 503 SlowDown
-	Status403                  // answer 403 AccessDenied
-	ResetRequest               // read part of the request body, then reset the connection
-	ResetResponse              // forward, send the headers and half the body, then reset
-	StallRequest               // read nothing, answer nothing, until the client gives up
-	StallResponse              // forward, send the headers and half the body, then nothing
-	CorruptRequest             // forward with one byte of the request body flipped
+	Pass           Fault = iota // forward to the server
+	Status500                   // answer 500 InternalError
+	Status503                   // answer 503 SlowDown
+	Status403                   // answer 403 AccessDenied
+	ResetRequest                // read part of the request body, then reset the connection
+	ResetResponse               // forward, send the headers and half the body, then reset
+	StallRequest                // read nothing, answer nothing, until the client gives up
+	StallResponse               // forward, send the headers and half the body, then nothing
+	CorruptRequest              // forward with one byte of the request body flipped
 )
 
 func (f Fault) String() string {

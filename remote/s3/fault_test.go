@@ -66,7 +66,9 @@ func failFirst(n int, fault miniotest.Fault, match func(r *http.Request) bool) f
 }
 
 func isPut(r *http.Request) bool { return r.Method == http.MethodPut }
-func isGet(r *http.Request) bool { return r.Method == http.MethodGet && r.URL.Query().Get("list-type") == "" }
+func isGet(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.URL.Query().Get("list-type") == ""
+}
 
 func sum(t *testing.T, s remote.Store, key string) [32]byte {
 	t.Helper()
