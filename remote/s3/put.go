@@ -81,6 +81,16 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.ReadSeeker
 		partSize = (need + 1<<20 - 1) &^ (1<<20 - 1) // round up to MiB
 	}
 	nparts := int((size + partSize - 1) / partSize)
+	if opts.IfAbsent && !s.noPrecheck {
+		// CompleteMultipartUpload enforces the condition, but only after
+		// every part has been sent: a HEAD first saves that in the common
+		// case. (A race between the two is still caught at completion.)
+		if _, err := s.Stat(ctx, key); err == nil {
+			return &remote.Error{Store: s.name, Op: "put", Key: key, Class: remote.ErrExists, Msg: "object already exists"}
+		} else if !errors.Is(err, remote.ErrNotFound) {
+			return err
+		}
+	}
 
 	w := watch(ctx, s.opts.StallTimeout)
 	created, err := s.client.CreateMultipartUpload(w.ctx, &s3.CreateMultipartUploadInput{

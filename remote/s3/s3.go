@@ -86,6 +86,8 @@ type Store struct {
 	opts     Options
 	bufs     bufLimit
 	callOpts []func(*s3.Options)
+
+	noPrecheck bool // tests: skip the HEAD before a conditional multipart put
 }
 
 // New returns the store for bucket and prefix (without leading or trailing

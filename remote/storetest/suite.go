@@ -609,6 +609,14 @@ func testMultipartReaderAt(t *testing.T, s remote.Store) {
 		t.Fatal(err)
 	}
 	checkSum(t, s, "big/at", g.Gen)
+	err := s.Put(context.Background(), "big/at", NewGenAt(8, size), size, remote.PutOptions{IfAbsent: true})
+	if !errors.Is(err, remote.ErrExists) {
+		t.Errorf("conditional put of a large object over an existing one: got %v, want ErrExists", err)
+	}
+	checkSum(t, s, "big/at", g.Gen)
+	if err := s.Put(context.Background(), "big/new", NewGenAt(9, size), size, remote.PutOptions{IfAbsent: true}); err != nil {
+		t.Errorf("conditional put of a large object: %v", err)
+	}
 	for _, off := range []int64{8<<20 - 5, 16<<20 - 1, size - 3} {
 		equal(t, fmt.Sprint("range at ", off), get(t, s, "big/at", off, 10), g.Bytes(off, 10))
 	}
