@@ -23,19 +23,20 @@ import (
 type Fault int
 
 const (
-	Pass           Fault = iota // forward to the server
-	Status500                   // answer 500 InternalError
-	Status503                   // answer 503 SlowDown
-	Status403                   // answer 403 AccessDenied
-	ResetRequest                // read part of the request body, then reset the connection
-	ResetResponse               // forward, send the headers and half the body, then reset
-	StallRequest                // read nothing, answer nothing, until the client gives up
-	StallResponse               // forward, send the headers and half the body, then nothing
-	CorruptRequest              // forward with one byte of the request body flipped
+	Pass            Fault = iota // forward to the server
+	Status500                    // answer 500 InternalError
+	Status503                    // answer 503 SlowDown
+	Status403                    // answer 403 AccessDenied
+	ResetRequest                 // read part of the request body, then reset the connection
+	ResetResponse                // forward, send the headers and half the body, then reset
+	StallRequest                 // read nothing, answer nothing, until the client gives up
+	StallResponse                // forward, send the headers and half the body, then nothing
+	CorruptRequest               // forward with one byte of the request body flipped
+	CorruptResponse              // forward and flip one byte of the response body
 )
 
 func (f Fault) String() string {
-	return [...]string{"Pass", "Status500", "Status503", "Status403", "ResetRequest", "ResetResponse", "StallRequest", "StallResponse", "CorruptRequest"}[f]
+	return [...]string{"Pass", "Status500", "Status503", "Status403", "ResetRequest", "ResetResponse", "StallRequest", "StallResponse", "CorruptRequest", "CorruptResponse"}[f]
 }
 
 // FaultProxy is a reverse proxy in front of a server that injects faults
@@ -150,7 +151,7 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		reset(w)
 	case StallRequest:
 		p.stall(r)
-	case ResetResponse, StallResponse:
+	case ResetResponse, StallResponse, CorruptResponse:
 		p.half(w, r, fault)
 	case CorruptRequest:
 		r.Body = &flipper{r: r.Body}
@@ -159,7 +160,8 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // half forwards the request and relays the headers and half the body, then
-// resets or stalls.
+// resets or stalls; or, for CorruptResponse, relays it all with a byte
+// flipped.
 func (p *FaultProxy) half(w http.ResponseWriter, r *http.Request, fault Fault) {
 	out := r.Clone(r.Context())
 	out.URL.Scheme, out.URL.Host, out.RequestURI = p.target.Scheme, p.target.Host, ""
@@ -173,6 +175,10 @@ func (p *FaultProxy) half(w http.ResponseWriter, r *http.Request, fault Fault) {
 		w.Header()[k] = v
 	}
 	w.WriteHeader(resp.StatusCode)
+	if fault == CorruptResponse {
+		io.Copy(w, &flipper{r: resp.Body})
+		return
+	}
 	io.CopyN(w, resp.Body, resp.ContentLength/2)
 	w.(http.Flusher).Flush()
 	if fault == ResetResponse {
