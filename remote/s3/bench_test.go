@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/syncfs/syncfs/internal/miniotest"
+	"github.com/syncfs/syncfs/internal/testenv"
 	"github.com/syncfs/syncfs/remote"
 	"github.com/syncfs/syncfs/remote/s3"
 )
@@ -24,7 +25,7 @@ import (
 //
 // BenchmarkPutVsRclone times `rclone copy` of the same file to the same
 // server in the same run and reports syncfs's put throughput over rclone's
-// (skipped when rclone is not installed).
+// (skipped when rclone is not installed, failed in CI).
 
 var benchSizes = []int64{4 << 20, 64 << 20}
 
@@ -142,9 +143,7 @@ func BenchmarkGet(b *testing.B) {
 // time includes starting the process, as a user's would.
 func BenchmarkPutVsRclone(b *testing.B) {
 	rclone, err := exec.LookPath("rclone")
-	if err != nil {
-		b.Skip("rclone not installed (apt-get install rclone)")
-	}
+	testenv.Need(b, err == nil, "rclone", "not in PATH; install with: apt-get install rclone")
 	for _, size := range benchSizes {
 		b.Run(sizeName(size), func(b *testing.B) {
 			srv, bucket, s := benchStore(b, nil)
