@@ -46,7 +46,7 @@ var transientCodes = map[string]bool{
 // (not found, exists, no bucket, access denied, unreachable, TLS) for
 // errors.Is, Permanent for what retrying cannot fix, and a one-line message.
 // ctx is the caller's context, w the request's watchdog (may be nil).
-func (s *Store) classify(op, key string, ctx context.Context, w *watchdog, err error) error {
+func (s *Store) classify(ctx context.Context, w *watchdog, op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -84,6 +84,11 @@ func (s *Store) classify(op, key string, ctx context.Context, w *watchdog, err e
 	case code == "NoSuchBucket":
 		return remote.Permanent(s.storeErr(remote.ErrNoBucket, err,
 			"bucket %q does not exist (create it or fix the URL)", s.bucket))
+	case code == "NoSuchUpload":
+		// The multipart upload was aborted or expired under us: starting
+		// the put over can succeed.
+		e.Msg = detail
+		return e
 	case code == "NoSuchKey" || status == 404:
 		e.Class, e.Msg = remote.ErrNotFound, "object not found"
 		return e

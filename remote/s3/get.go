@@ -27,7 +27,7 @@ func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.Read
 		return nil, remote.Permanent(s.errorf("get", key, "negative offset %d", off))
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, s.classify("get", key, ctx, nil, err)
+		return nil, s.classify(ctx, nil, "get", key, err)
 	}
 	if length == 0 {
 		// HTTP cannot ask for zero bytes; the object must still exist.
@@ -55,7 +55,7 @@ func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.Read
 			// object gives 404, not 416.)
 			return io.NopCloser(strings.NewReader("")), nil
 		}
-		return nil, s.classify("get", key, ctx, w, err)
+		return nil, s.classify(ctx, w, "get", key, err)
 	}
 	w.pause() // from now on only time spent waiting in Read counts
 	return &getReader{s: s, key: key, ctx: ctx, w: w, body: out.Body}, nil
@@ -78,7 +78,7 @@ func (r *getReader) Read(p []byte) (int, error) {
 	n, err := r.body.Read(p)
 	r.w.pause()
 	if err != nil && err != io.EOF {
-		r.err = r.s.classify("get", r.key, r.ctx, r.w, fmt.Errorf("reading body: %w", err))
+		r.err = r.s.classify(r.ctx, r.w, "get", r.key, fmt.Errorf("reading body: %w", err))
 		err = r.err
 	}
 	return n, err
@@ -100,7 +100,7 @@ func (s *Store) Stat(ctx context.Context, key string) (remote.ObjectInfo, error)
 	defer w.done()
 	out, err := s.client.HeadObject(w.ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: s.key(key)})
 	if err != nil {
-		return remote.ObjectInfo{}, s.classify("stat", key, ctx, w, err)
+		return remote.ObjectInfo{}, s.classify(ctx, w, "stat", key, err)
 	}
 	oi := remote.ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength)}
 	if out.LastModified != nil {

@@ -27,7 +27,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(remote.ObjectIn
 		page, err := p.NextPage(w.ctx)
 		w.done()
 		if err != nil {
-			return s.classify("list", prefix, ctx, w, err)
+			return s.classify(ctx, w, "list", prefix, err)
 		}
 		for _, o := range page.Contents {
 			key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
@@ -55,7 +55,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	w := watch(ctx, s.opts.StallTimeout)
 	defer w.done()
 	_, err := s.client.DeleteObject(w.ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: s.key(key)})
-	err = s.classify("delete", key, ctx, w, err)
+	err = s.classify(ctx, w, "delete", key, err)
 	if remote.IsPermanent(err) && isNotFound(err) {
 		return nil
 	}

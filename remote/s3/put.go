@@ -36,7 +36,7 @@ func (s *Store) Put(ctx context.Context, key string, body io.ReadSeeker, size in
 		return remote.Permanent(s.errorf("put", key, "negative size %d", size))
 	}
 	if err := ctx.Err(); err != nil {
-		return s.classify("put", key, ctx, nil, err)
+		return s.classify(ctx, nil, "put", key, err)
 	}
 	if _, err := body.Seek(0, io.SeekStart); err != nil {
 		return s.errorf("put", key, "rewinding body: %v", err)
@@ -69,7 +69,7 @@ func (s *Store) putSingle(ctx context.Context, key string, body io.ReadSeeker, s
 		in.IfNoneMatch = aws.String("*")
 	}
 	_, err = s.client.PutObject(w.ctx, in, s.callOpts...)
-	return s.classify("put", key, ctx, w, err)
+	return s.classify(ctx, w, "put", key, err)
 }
 
 // putMultipart uploads parts Concurrency at a time. Reading the body stays
@@ -100,7 +100,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.ReadSeeker
 	})
 	w.done()
 	if err != nil {
-		return s.classify("put", key, ctx, w, err)
+		return s.classify(ctx, w, "put", key, err)
 	}
 	uploadID := created.UploadId
 
@@ -118,7 +118,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.ReadSeeker
 			in.IfNoneMatch = aws.String("*")
 		}
 		_, err := s.client.CompleteMultipartUpload(w.ctx, in)
-		return s.classify("put", key, ctx, w, err)
+		return s.classify(ctx, w, "put", key, err)
 	})
 	if err != nil {
 		// Free the parts stored so far. Best effort, and even when ctx is
@@ -201,7 +201,7 @@ func (s *Store) uploadParts(ctx context.Context, key string, uploadID *string, b
 		return first
 	}
 	if err := context.Cause(ctx); err != nil {
-		return s.classify("put", key, ctx, nil, err)
+		return s.classify(ctx, nil, "put", key, err)
 	}
 	return complete(parts)
 }
@@ -230,7 +230,7 @@ func (s *Store) uploadPart(ctx context.Context, key string, uploadID *string, nu
 		if err == nil {
 			return types.CompletedPart{PartNumber: aws.Int32(num), ETag: out.ETag, ChecksumCRC32C: aws.String(sum)}, nil
 		}
-		err = s.classify("put", key, ctx, w, err)
+		err = s.classify(ctx, w, "put", key, err)
 		if remote.IsPermanent(err) || attempt == partAttempts {
 			return types.CompletedPart{}, fmt.Errorf("%w (part %d, attempt %d)", err, num, attempt)
 		}
@@ -239,7 +239,7 @@ func (s *Store) uploadPart(ctx context.Context, key string, uploadID *string, nu
 		select {
 		case <-time.After(d):
 		case <-ctx.Done():
-			return types.CompletedPart{}, s.classify("put", key, ctx, nil, context.Cause(ctx))
+			return types.CompletedPart{}, s.classify(ctx, nil, "put", key, context.Cause(ctx))
 		}
 	}
 }
