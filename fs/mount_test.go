@@ -1,21 +1,99 @@
 package fs
 
 import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 
-	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/syncfs/syncfs/internal/testenv"
 	"github.com/syncfs/syncfs/journal"
 )
 
-// testMount is a real mount in a temp dir, unmounted when the test ends.
+// Mount tests serve the mount from a child process (this test binary,
+// re-executed) and act on it from the test process. A process that both
+// serves a FUSE mount and touches it can deadlock: a page fault on a
+// mapping of the mount blocks a thread outside any system call, and the
+// Go runtime's stop-the-world then waits for it forever while the
+// goroutines that would answer the fault are stopped.
+
+const serverEnv = "SYNCFS_FS_TEST_SERVER"
+
+type serverConfig struct {
+	Mnt, Backing, State string
+	Passthrough         bool
+	Quiet               time.Duration
+	NoWriteback         bool
+	Exclude             []string
+}
+
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv(serverEnv); cfg != "" {
+		os.Exit(serveForTest(cfg))
+	}
+	os.Exit(m.Run())
+}
+
+// serveForTest is the child: mount, say "ready", serve until stdin closes
+// or SIGTERM, unmount, close the journal.
+func serveForTest(cfgJSON string) int {
+	var c serverConfig
+	if err := json.Unmarshal([]byte(cfgJSON), &c); err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	j, err := journal.Open(c.State, journal.Options{Holder: "fs test server"})
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	defer j.Close()
+	fsys, err := New(Options{Backing: c.Backing, Journal: j, Passthrough: c.Passthrough, PassthroughQuiet: c.Quiet, Exclude: c.Exclude})
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	defer fsys.Close()
+	server, err := Mount(c.Mnt, fsys, MountOptions{FsName: "syncfs-test", AllowOther: os.Geteuid() == 0, NoWriteback: c.NoWriteback})
+	if err != nil {
+		fmt.Println("error:", err)
+		return 1
+	}
+	fmt.Println("ready")
+	done := make(chan struct{})
+	go func() { io.Copy(io.Discard, os.Stdin); close(done) }()
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-sig:
+	}
+	for i := 0; ; i++ {
+		err := server.Unmount()
+		if err == nil || i == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the test may still be closing files
+	}
+	server.Wait()
+	return 0
+}
+
+// testMount is a real mount in a temp dir, served by a child process and
+// unmounted when the test ends.
 type testMount struct {
 	mnt, backing, state string
-	j                   *journal.Journal
-	fs                  *FS
-	server              *fuse.Server
+	cmd                 *exec.Cmd
+	stdin               io.WriteCloser
+	cfg                 serverConfig
 }
 
 func fuseUsable() (bool, string) {
@@ -25,7 +103,7 @@ func fuseUsable() (bool, string) {
 	}
 	f.Close()
 	if os.Geteuid() != 0 {
-		if _, err := execLookPath("fusermount3"); err != nil {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
 			return false, "not root and no fusermount3 (apt-get install fuse3)"
 		}
 	}
@@ -49,45 +127,70 @@ func newTestMount(t testing.TB, opts Options, mo MountOptions) *testMount {
 			t.Fatal(err)
 		}
 	}
+	m.cfg = serverConfig{Mnt: m.mnt, Backing: m.backing, State: m.state, Passthrough: opts.Passthrough, Quiet: opts.PassthroughQuiet, NoWriteback: mo.NoWriteback, Exclude: opts.Exclude}
+	m.start(t)
+	t.Cleanup(func() { m.stop(t) })
+	return m
+}
+
+func (m *testMount) start(t testing.TB) {
+	t.Helper()
+	cfg, _ := json.Marshal(m.cfg)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), serverEnv+"="+string(cfg))
+	cmd.Stderr = os.Stderr
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	if strings.TrimSpace(line) != "ready" {
+		stdin.Close()
+		cmd.Wait()
+		t.Fatalf("test server: %q", line)
+	}
+	m.cmd, m.stdin = cmd, stdin
+}
+
+// stop unmounts and waits for the server to exit; a server that does not
+// exit in time is killed and its mount detached.
+func (m *testMount) stop(t testing.TB) {
+	if m.cmd == nil {
+		return
+	}
+	m.stdin.Close()
+	done := make(chan error, 1)
+	go func() { done <- m.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Errorf("test server did not exit; killing it")
+		m.cmd.Process.Kill()
+		<-done
+		syscall.Unmount(m.mnt, syscall.MNT_DETACH)
+	}
+	m.cmd = nil
+}
+
+// journal stops the mount and opens its journal, checking its invariants
+// when the test ends.
+func (m *testMount) journal(t testing.TB) *journal.Journal {
+	t.Helper()
+	m.stop(t)
 	j, err := journal.Open(m.state, journal.Options{Holder: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.j = j
-	opts.Backing, opts.Journal = m.backing, j
-	fsys, err := New(opts)
-	if err != nil {
-		t.Fatal(err)
+	t.Cleanup(func() { j.Close() })
+	if err := j.Check(); err != nil {
+		t.Fatalf("journal invariant: %v", err)
 	}
-	m.fs = fsys
-	if mo.FsName == "" {
-		mo.FsName = "syncfs-test"
-	}
-	mo.AllowOther = os.Geteuid() == 0
-	server, err := Mount(m.mnt, fsys, mo)
-	if err != nil {
-		j.Close()
-		t.Fatal(err)
-	}
-	m.server = server
-	t.Cleanup(m.unmount)
-	return m
-}
-
-func (m *testMount) unmount() {
-	if m.server != nil {
-		m.server.Unmount()
-		m.server.Wait()
-		m.server = nil
-	}
-	if m.fs != nil {
-		m.fs.Close()
-		m.fs = nil
-	}
-	if m.j != nil {
-		m.j.Close()
-		m.j = nil
-	}
+	return j
 }
 
 func TestSmoke(t *testing.T) {
@@ -100,9 +203,11 @@ func TestSmoke(t *testing.T) {
 	if err != nil || string(b) != "hello world" {
 		t.Fatalf("backing has %q, %v", b, err)
 	}
-	st, err := m.j.State()
+	st, err := m.journal(t).State()
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%+v", st)
+	if len(st) != 1 || st[0].Path != "a.txt" || st[0].Dirty.Bytes() != 11 || st[0].OpenWrite {
+		t.Fatalf("journal state %+v", st)
+	}
 }

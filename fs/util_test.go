@@ -1,5 +1,0 @@
-package fs
-
-import "os/exec"
-
-var execLookPath = exec.LookPath
