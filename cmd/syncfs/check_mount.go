@@ -9,6 +9,7 @@ import (
 
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/internal/mountinfo"
+	"github.com/syncfs/syncfs/remote/backend"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,23 +41,11 @@ func checkMount(c *mountConfig) error {
 	return nil
 }
 
-// checkURL rejects what cannot be a remote URL at all; the backend checks
-// the rest when it opens the store.
+// checkURL rejects what cannot be a remote URL; opening and probing the
+// store happens in the daemon, which must hold it.
 func checkURL(u string) error {
-	scheme, rest, ok := strings.Cut(u, "://")
-	switch {
-	case !ok:
-		return exitcode.New(exitcode.Usage, "remote %q is not a URL: use file:///abs/path or s3://bucket/prefix", u)
-	case scheme == "file":
-		if !strings.HasPrefix(rest, "/") {
-			return exitcode.New(exitcode.Usage, "remote %q: a file URL needs an absolute path: file:///abs/path", u)
-		}
-	case scheme == "s3":
-		if rest == "" || strings.HasPrefix(rest, "/") {
-			return exitcode.New(exitcode.Usage, "remote %q: an s3 URL needs a bucket: s3://bucket/prefix", u)
-		}
-	default:
-		return exitcode.New(exitcode.Usage, "remote %q: unknown URL scheme %q: use file:///abs/path or s3://bucket/prefix", u, scheme)
+	if _, err := backend.Parse(u); err != nil {
+		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/internal/mountinfo"
 	"github.com/syncfs/syncfs/journal"
+	"github.com/syncfs/syncfs/remote"
 )
 
 // daemon is a running writable mount.
@@ -28,6 +29,10 @@ type daemon struct {
 	j      *journal.Journal
 	fs     *fs.FS
 	server *fuse.Server
+	store  remote.Store
+
+	mu   sync.Mutex
+	lost error // the remote lease was taken over: no more uploads
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed to ask the main loop to end
@@ -62,6 +67,17 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 			d.log.Printf("closing journal: %v", cerr)
 		}
 	}()
+
+	store, err := openRemote(ctx, c.Remote, c.S3Endpoint)
+	if err != nil {
+		return err
+	}
+	release, err := d.holdLease(ctx, store)
+	if err != nil {
+		return err
+	}
+	defer release()
+	d.store = store
 
 	d.fs, err = fs.New(fs.Options{Backing: c.Backing, Journal: j, Exclude: c.Excludes, Passthrough: c.Passthrough, Logger: d.log})
 	if err != nil {
@@ -154,4 +170,13 @@ func (d *daemon) handler() http.Handler {
 		d.stopOnce.Do(func() { close(d.stop) })
 	})
 	return mux
+}
+
+// leaseLost is called when another mount took the remote prefix over:
+// this mount keeps journaling (nothing is lost locally) but must not
+// write to the remote any more.
+func (d *daemon) leaseLost(err error) {
+	d.mu.Lock()
+	d.lost = err
+	d.mu.Unlock()
 }

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/syncfs/syncfs/internal/exitcode"
+	"github.com/syncfs/syncfs/remote"
+	"github.com/syncfs/syncfs/remote/backend"
+	"github.com/syncfs/syncfs/remote/lease"
+)
+
+// remoteCode maps a remote error to the exit status of its class.
+func remoteCode(err error) int {
+	switch {
+	case errors.Is(err, backend.ErrBadURL):
+		return exitcode.Usage
+	case errors.Is(err, lease.ErrHeld):
+		return exitcode.Busy
+	case errors.Is(err, backend.ErrNoBucket), errors.Is(err, backend.ErrAccessDenied),
+		errors.Is(err, backend.ErrUnreachable), errors.Is(err, backend.ErrTLSBundle),
+		errors.Is(err, backend.ErrProbe):
+		return exitcode.Remote
+	}
+	return exitcode.Remote
+}
+
+// openRemote opens the store a URL names and checks, with real requests,
+// that it can be written: the failure a user must hear about before any
+// job writes a byte.
+func openRemote(ctx context.Context, rawURL, endpoint string) (remote.Store, error) {
+	s, err := backend.Open(ctx, rawURL, backend.Options{S3Endpoint: endpoint})
+	if err != nil {
+		return nil, exitcode.Wrap(remoteCode(err), err)
+	}
+	if err := backend.Check(ctx, s); err != nil {
+		return nil, exitcode.Wrap(remoteCode(err), err)
+	}
+	return s, nil
+}
+
+// holdLease makes this mount the one writer of the remote prefix and keeps
+// the lease fresh; the returned function releases it.
+func (d *daemon) holdLease(ctx context.Context, s remote.Store) (func(), error) {
+	l, err := lease.Acquire(ctx, s, lease.Holder{Mountpoint: d.c.Mountpoint, StateDir: d.c.State}, d.c.Force)
+	if err != nil {
+		return nil, exitcode.Wrap(remoteCode(err), err)
+	}
+	if prev, ok := l.TookOver(); ok {
+		d.log.Printf("took over the remote lease of pid %d on %s (mount %s)", prev.PID, prev.Host, prev.Mountpoint)
+	}
+	stop := l.Keep(30*time.Second, func(err error) {
+		if errors.Is(err, lease.ErrLost) {
+			d.log.Printf("LEASE LOST: another mount took over %s; no more uploads from this one: %v", s, err)
+			d.leaseLost(err)
+			return
+		}
+		d.log.Printf("renewing the lease: %v", err)
+	})
+	return func() {
+		stop()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := l.Release(ctx); err != nil {
+			d.log.Printf("releasing the lease: %v", err)
+		}
+	}, nil
+}
