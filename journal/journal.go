@@ -1,6 +1,8 @@
 package journal
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -37,6 +39,7 @@ var ErrCorrupt = errors.New("journal is corrupt")
 // Journal is an open journal. All methods are safe for concurrent use.
 type Journal struct {
 	dir  string
+	uuid string // identifies this journal to the remote it ships to
 	db   *bolt.DB
 	lock *lockFile
 
@@ -140,12 +143,18 @@ func (j *Journal) init() error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		if v := meta.Get(keyVersion); v == nil {
+			var id [16]byte
+			if _, err := rand.Read(id[:]); err != nil {
+				return err
+			}
+			meta.Put(keyUUID, []byte(hex.EncodeToString(id[:])))
 			meta.Put(keyVersion, u64(formatVersion))
 			meta.Put(keyNextID, u64(uint64(RootID)+1))
 			tx.Bucket(bucketInodes).Put(idKey(RootID), inode{Kind: KindDir, Nlink: 1}.encode())
 		} else if len(v) != 8 || keyID(v) != formatVersion {
 			return fmt.Errorf("unsupported journal format %x (this syncfs reads version %d)", v, formatVersion)
 		}
+		j.uuid = string(meta.Get(keyUUID))
 		if v := meta.Get(keyGen); len(v) == 8 {
 			j.gen = uint64(keyID(v))
 		}
@@ -403,3 +412,7 @@ func (j *Journal) Commits() uint64 {
 	defer j.mu.Unlock()
 	return j.commits
 }
+
+// UUID identifies the journal: the remote records which journal ships to
+// it, since inode IDs from two journals would collide.
+func (j *Journal) UUID() string { return j.uuid }

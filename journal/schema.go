@@ -24,6 +24,7 @@ var (
 	keyVersion = []byte("version")
 	keyNextID  = []byte("next_id")
 	keyGen     = []byte("gen")
+	keyUUID    = []byte("uuid")
 )
 
 // formatVersion is bumped on any incompatible change of the buckets.

@@ -1,0 +1,39 @@
+package format
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Root is the root marker syncfs.json.
+type Root struct {
+	Format        int       `json:"format"`
+	Journal       string    `json:"journal"`
+	BlockSize     int       `json:"block_size"`
+	SegmentBlocks int       `json:"segment_blocks"`
+	Created       time.Time `json:"created"`
+}
+
+// NewRoot returns the marker for a prefix shipped to by journal.
+func NewRoot(journal string) Root {
+	return Root{Format: Version, Journal: journal, BlockSize: BlockSize, SegmentBlocks: SegmentBlocks, Created: time.Now().UTC()}
+}
+
+// Encode returns the marker's JSON.
+func (r Root) Encode() []byte {
+	b, _ := json.Marshal(r)
+	return append(b, '\n')
+}
+
+// DecodeRoot parses a root marker and checks that this syncfs reads its
+// format.
+func DecodeRoot(b []byte) (Root, error) {
+	var r Root
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Root{}, corrupt("syncfs.json: %v", err)
+	}
+	if r.Format != Version || r.BlockSize != BlockSize || r.SegmentBlocks != SegmentBlocks {
+		return Root{}, corrupt("syncfs.json: format %d with %d-byte blocks x %d; this syncfs reads format %d", r.Format, r.BlockSize, r.SegmentBlocks, Version)
+	}
+	return r, nil
+}
