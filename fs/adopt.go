@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"github.com/syncfs/syncfs/internal/beneath"
 	"github.com/syncfs/syncfs/journal"
 	"golang.org/x/sys/unix"
 )
@@ -14,9 +15,9 @@ func (fs *FS) adoptTree(parent *node, name, rel string) (journal.ID, error) {
 	if pid == 0 || fs.exclude.match(rel) {
 		return 0, nil
 	}
-	dir, _ := splitRel(rel)
+	dir, _ := beneath.Split(rel)
 	var id journal.ID
-	err := fs.b.withDir(dir, func(dirfd int) error {
+	err := fs.b.WithDir(dir, func(dirfd int) error {
 		var err error
 		id, err = fs.adoptAt(dirfd, pid, name, rel)
 		return err
@@ -50,7 +51,7 @@ func (fs *FS) adoptAt(dirfd int, pid journal.ID, name, rel string) (journal.ID, 
 	if err != nil || kind != journal.KindDir {
 		return id, err
 	}
-	sub, err := openat2(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	sub, err := beneath.Openat2(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return id, err
 	}
@@ -60,7 +61,7 @@ func (fs *FS) adoptAt(dirfd int, pid journal.ID, name, rel string) (journal.ID, 
 		return id, err
 	}
 	for _, child := range names {
-		if _, err := fs.adoptAt(sub, id, child, joinRel(rel, child)); err != nil {
+		if _, err := fs.adoptAt(sub, id, child, beneath.Join(rel, child)); err != nil {
 			return id, err
 		}
 	}

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"fmt"
+	"github.com/syncfs/syncfs/internal/beneath"
 	"path"
 	"strings"
 )
@@ -38,7 +39,7 @@ func (e *excluder) match(rel string) bool {
 	if e == nil || rel == "" {
 		return false
 	}
-	_, name := splitRel(rel)
+	_, name := beneath.Split(rel)
 	for _, p := range e.names {
 		if ok, _ := path.Match(p, name); ok {
 			return true

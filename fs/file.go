@@ -91,7 +91,7 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 			oldSize = st.Size
 		}
 	}
-	fd, err := n.fs.b.open(rel, int(flags)|unix.O_NOFOLLOW, 0)
+	fd, err := n.fs.b.Open(rel, int(flags)|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, 0, n.fs.toErrno("open", rel, err)
 	}

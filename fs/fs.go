@@ -2,6 +2,7 @@ package fs
 
 import (
 	"fmt"
+	"github.com/syncfs/syncfs/internal/beneath"
 	"log"
 	"os"
 	"sync/atomic"
@@ -31,7 +32,7 @@ type Options struct {
 
 // FS is the state of one writable mount, shared by all its nodes.
 type FS struct {
-	b           *backing
+	b           *beneath.Dir
 	j           *journal.Journal
 	exclude     *excluder
 	passthrough atomic.Bool
@@ -57,13 +58,13 @@ func New(opts Options) (*FS, error) {
 	if opts.Journal == nil {
 		return nil, fmt.Errorf("fs: no journal")
 	}
-	b, err := openBacking(opts.Backing)
+	b, err := beneath.Open(opts.Backing)
 	if err != nil {
 		return nil, err
 	}
 	ex, err := newExcluder(opts.Exclude)
 	if err != nil {
-		b.close()
+		b.Close()
 		return nil, err
 	}
 	fs := &FS{b: b, j: opts.Journal, exclude: ex, quiet: opts.PassthroughQuiet, log: opts.Logger, asRoot: os.Geteuid() == 0}
@@ -86,7 +87,7 @@ func (fs *FS) Root() gofs.InodeEmbedder {
 }
 
 // Close releases the backing directory. The journal is the caller's.
-func (fs *FS) Close() { fs.b.close() }
+func (fs *FS) Close() { fs.b.Close() }
 
 // Stats returns the mount's counters.
 func (fs *FS) Stats() *Stats { return &fs.stats }

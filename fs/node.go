@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"github.com/syncfs/syncfs/internal/beneath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -118,10 +119,10 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 	if errno != 0 {
 		return nil, errno
 	}
-	rel := joinRel(dir, name)
+	rel := beneath.Join(dir, name)
 	var st unix.Stat_t
 	var id journal.ID
-	err := n.fs.b.withDir(dir, func(dirfd int) error {
+	err := n.fs.b.WithDir(dir, func(dirfd int) error {
 		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
@@ -175,7 +176,7 @@ func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 }
 
 func (n *node) fstat(rel string, st *unix.Stat_t) error {
-	fd, err := n.fs.b.node(rel)
+	fd, err := n.fs.b.OpenNode(rel)
 	if err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ var _ = (gofs.NodeStatfser)((*node)(nil))
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	var s unix.Statfs_t
-	if err := unix.Fstatfs(n.fs.b.root, &s); err != nil {
+	if err := unix.Fstatfs(n.fs.b.Root, &s); err != nil {
 		return n.fs.toErrno("statfs", "", err)
 	}
 	var ss syscall.Statfs_t
@@ -204,9 +205,9 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	if !ok {
 		return nil, syscall.ENOENT
 	}
-	dir, name := splitRel(rel)
+	dir, name := beneath.Split(rel)
 	var target string
-	err := n.fs.b.withDir(dir, func(dirfd int) error {
+	err := n.fs.b.WithDir(dir, func(dirfd int) error {
 		var err error
 		target, err = readlinkat(dirfd, name)
 		return err

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"github.com/syncfs/syncfs/internal/beneath"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -27,7 +28,7 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 		}
 	} else if hasPath {
 		var err error
-		if fd, err = n.fs.b.node(rel); err != nil {
+		if fd, err = n.fs.b.OpenNode(rel); err != nil {
 			return n.fs.toErrno("setattr", rel, err)
 		}
 		defer unix.Close(fd)
@@ -52,7 +53,7 @@ func (n *node) setattr(rel string, hasPath bool, fd, wfd int, st *unix.Stat_t, i
 	id, j := n.jid(), n.fs.j
 	attrChanged := false
 	if mode, ok := in.GetMode(); ok && st.Mode&unix.S_IFMT != unix.S_IFLNK {
-		if err := unix.Fchmodat(unix.AT_FDCWD, procPath(fd), mode&0o7777, 0); err != nil {
+		if err := unix.Fchmodat(unix.AT_FDCWD, beneath.ProcPath(fd), mode&0o7777, 0); err != nil {
 			return err
 		}
 		attrChanged = true
@@ -78,7 +79,7 @@ func (n *node) setattr(rel string, hasPath bool, fd, wfd int, st *unix.Stat_t, i
 			err = unix.Ftruncate(wfd, int64(size))
 		} else if hasPath {
 			var tfd int
-			if tfd, err = n.fs.b.open(rel, unix.O_WRONLY|unix.O_NOFOLLOW, 0); err == nil {
+			if tfd, err = n.fs.b.Open(rel, unix.O_WRONLY|unix.O_NOFOLLOW, 0); err == nil {
 				err = unix.Ftruncate(tfd, int64(size))
 				unix.Close(tfd)
 			}
@@ -132,12 +133,12 @@ func (n *node) utimens(rel string, hasPath bool, fd int, st *unix.Stat_t, ts *[2
 		if !hasPath {
 			return unix.ENOENT
 		}
-		dir, name := splitRel(rel)
-		return n.fs.b.withDir(dir, func(dirfd int) error {
+		dir, name := beneath.Split(rel)
+		return n.fs.b.WithDir(dir, func(dirfd int) error {
 			return unix.UtimesNanoAt(dirfd, name, ts[:], unix.AT_SYMLINK_NOFOLLOW)
 		})
 	}
-	return unix.UtimesNanoAt(unix.AT_FDCWD, procPath(fd), ts[:], 0)
+	return unix.UtimesNanoAt(unix.AT_FDCWD, beneath.ProcPath(fd), ts[:], 0)
 }
 
 // killSuidgid clears set-user-ID, and set-group-ID when group execute is
@@ -157,5 +158,5 @@ func killSuidgid(fd int) error {
 	if mode&clear == 0 {
 		return nil
 	}
-	return unix.Fchmodat(unix.AT_FDCWD, procPath(fd), mode&^clear, 0)
+	return unix.Fchmodat(unix.AT_FDCWD, beneath.ProcPath(fd), mode&^clear, 0)
 }

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"github.com/syncfs/syncfs/internal/beneath"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -22,12 +23,12 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if errno != 0 {
 		return nil, nil, 0, errno
 	}
-	rel := joinRel(dir, name)
+	rel := beneath.Join(dir, name)
 	if err := n.fs.j.Err(); err != nil && n.journaledChild(rel) {
 		return nil, nil, 0, n.fs.toErrno("create", rel, journalErr(err))
 	}
 	flags = n.fs.openFlags(flags)
-	dirfd, err := n.fs.b.dir(dir)
+	dirfd, err := n.fs.b.OpenDir(dir)
 	if err != nil {
 		return nil, nil, 0, n.fs.toErrno("create", rel, err)
 	}
@@ -91,14 +92,14 @@ func (n *node) makeEntry(ctx context.Context, op, name string, mode uint32, out 
 	if errno != 0 {
 		return nil, errno
 	}
-	rel := joinRel(dir, name)
+	rel := beneath.Join(dir, name)
 	journaled := kind != 0 && n.journaledChild(rel)
 	if err := n.fs.j.Err(); err != nil && journaled {
 		return nil, n.fs.toErrno(op, rel, journalErr(err))
 	}
 	var st unix.Stat_t
 	var id journal.ID
-	err := n.fs.b.withDir(dir, func(dirfd int) error {
+	err := n.fs.b.WithDir(dir, func(dirfd int) error {
 		if err := mk(dirfd); err != nil {
 			return err
 		}
@@ -139,13 +140,13 @@ func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 	if errno != 0 {
 		return nil, errno
 	}
-	rel := joinRel(dir, name)
+	rel := beneath.Join(dir, name)
 	trel, ok := t.rel()
 	if !ok {
 		// No name to link from: an O_TMPFILE file gets its first name.
 		var st unix.Stat_t
 		var id journal.ID
-		err := n.fs.b.withDir(dir, func(dirfd int) error {
+		err := n.fs.b.WithDir(dir, func(dirfd int) error {
 			var err error
 			id, err = n.linkTmpfile(t, dirfd, name, rel, &st)
 			return err
@@ -157,11 +158,11 @@ func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 		fillAttr(&out.Attr, &st, t.StableAttr().Ino)
 		return t.EmbeddedInode(), 0
 	}
-	tdir, tname := splitRel(trel)
+	tdir, tname := beneath.Split(trel)
 	var st unix.Stat_t
 	var id journal.ID
-	err := n.fs.b.withDir(tdir, func(tdirfd int) error {
-		return n.fs.b.withDir(dir, func(dirfd int) error {
+	err := n.fs.b.WithDir(tdir, func(tdirfd int) error {
+		return n.fs.b.WithDir(dir, func(dirfd int) error {
 			if err := unix.Linkat(tdirfd, tname, dirfd, name, 0); err != nil {
 				return err
 			}
@@ -211,8 +212,8 @@ func (n *node) remove(ctx context.Context, op, name string, flags int) syscall.E
 	if errno != 0 {
 		return errno
 	}
-	rel := joinRel(dir, name)
-	err := n.fs.b.withDir(dir, func(dirfd int) error {
+	rel := beneath.Join(dir, name)
+	err := n.fs.b.WithDir(dir, func(dirfd int) error {
 		return unix.Unlinkat(dirfd, name, flags)
 	})
 	if err != nil {
@@ -246,9 +247,9 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	if errno != 0 {
 		return errno
 	}
-	rel, nrel := joinRel(dir, name), joinRel(ndir, newName)
-	err := n.fs.b.withDir(dir, func(dirfd int) error {
-		return n.fs.b.withDir(ndir, func(ndirfd int) error {
+	rel, nrel := beneath.Join(dir, name), beneath.Join(ndir, newName)
+	err := n.fs.b.WithDir(dir, func(dirfd int) error {
+		return n.fs.b.WithDir(ndir, func(ndirfd int) error {
 			return unix.Renameat2(dirfd, name, ndirfd, newName, uint(flags))
 		})
 	})
@@ -345,7 +346,7 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 	if errno != 0 {
 		return nil, 0, errno
 	}
-	fd, err := n.fs.b.open(rel, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	fd, err := n.fs.b.Open(rel, unix.O_RDONLY|unix.O_DIRECTORY, 0)
 	if err != nil {
 		return nil, 0, n.fs.toErrno("opendir", rel, err)
 	}

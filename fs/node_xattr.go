@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"github.com/syncfs/syncfs/internal/beneath"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -17,7 +18,7 @@ func (n *node) xattrFd() (int, string, bool, syscall.Errno) {
 	if !ok {
 		return -1, "", false, syscall.ENOENT
 	}
-	fd, err := n.fs.b.node(rel)
+	fd, err := n.fs.b.OpenNode(rel)
 	if err != nil {
 		return -1, rel, false, n.fs.toErrno("xattr", rel, err)
 	}
@@ -35,7 +36,7 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 	if link {
 		return 0, syscall.ENODATA
 	}
-	sz, err := unix.Getxattr(procPath(fd), attr, dest)
+	sz, err := unix.Getxattr(beneath.ProcPath(fd), attr, dest)
 	if err != nil {
 		return 0, n.fs.toErrno("getxattr", rel, err)
 	}
@@ -53,7 +54,7 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 	if link {
 		return 0, 0
 	}
-	sz, err := unix.Listxattr(procPath(fd), dest)
+	sz, err := unix.Listxattr(beneath.ProcPath(fd), dest)
 	if err != nil {
 		return 0, n.fs.toErrno("listxattr", rel, err)
 	}
@@ -85,7 +86,7 @@ func (n *node) changeXattr(op string, change func(path string) error) syscall.Er
 	if link {
 		return syscall.EPERM
 	}
-	if err := change(procPath(fd)); err != nil {
+	if err := change(beneath.ProcPath(fd)); err != nil {
 		return n.fs.toErrno(op, rel, err)
 	}
 	if id := n.jid(); id != 0 {

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"github.com/syncfs/syncfs/internal/beneath"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
@@ -23,12 +24,12 @@ func (n *node) Tmpfile(ctx context.Context, flags uint32, mode uint32, out *fuse
 		return nil, nil, 0, errno
 	}
 	flags = n.fs.openFlags(flags)
-	fd, err := n.fs.b.open(rel, int(flags)|unix.O_TMPFILE, mode&0o7777)
+	fd, err := n.fs.b.Open(rel, int(flags)|unix.O_TMPFILE, mode&0o7777)
 	if err != nil {
 		return nil, nil, 0, n.fs.toErrno("tmpfile", rel, err)
 	}
 	var st unix.Stat_t
-	err = n.fs.b.withDir(rel, func(dirfd int) error {
+	err = n.fs.b.WithDir(rel, func(dirfd int) error {
 		return n.fs.chownNew(ctx, dirfd, "", fd, mode, false, false)
 	})
 	if err == nil {
@@ -36,7 +37,7 @@ func (n *node) Tmpfile(ctx context.Context, flags uint32, mode uint32, out *fuse
 	}
 	var pathFd int
 	if err == nil {
-		pathFd, err = unix.Open(procPath(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
+		pathFd, err = unix.Open(beneath.ProcPath(fd), unix.O_PATH|unix.O_CLOEXEC, 0)
 	}
 	if err != nil {
 		unix.Close(fd)
