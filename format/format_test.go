@@ -61,7 +61,7 @@ func sampleManifest() *Manifest {
 		Mtime: time.Unix(1700000000, 123456789), Size: SegmentSize + 5, NextSeq: 9,
 		Xattrs:   []Xattr{{Name: "user.a", Value: []byte("1")}},
 		Segments: []SegmentRef{{Version: 7, CRC: 1}, {Version: 3, CRC: 2}},
-		Objects:  []Object{{Seq: 2, Stored: 100, Live: 200}, {Seq: 8, Stored: 5, Live: 5}},
+		Objects:  []Object{{Seq: 2, Stored: 100, Raw: 300, Live: 200}, {Seq: 8, Stored: 5, Raw: 5, Live: 5}},
 	}
 	m.SetDigest()
 	return m

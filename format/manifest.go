@@ -40,6 +40,7 @@ type SegmentRef struct {
 type Object struct {
 	Seq    uint64
 	Stored int64 // bytes in the store
+	Raw    int64 // raw bytes of its frames when written
 	Live   int64 // raw bytes still referred to by extents
 }
 
@@ -57,7 +58,7 @@ func SegmentLen(size int64, seg int) int64 {
 
 // Encode returns the manifest's object body.
 func (m *Manifest) Encode() []byte {
-	e := enc{b: make([]byte, 0, 128+len(m.Target)+44*len(m.Segments)+24*len(m.Objects))}
+	e := enc{b: make([]byte, 0, 128+len(m.Target)+44*len(m.Segments)+32*len(m.Objects))}
 	e.raw([]byte(manifestMagic))
 	e.u64(m.Version)
 	e.u8(uint8(m.Kind))
@@ -88,6 +89,7 @@ func (m *Manifest) Encode() []byte {
 	for _, o := range m.Objects {
 		e.u64(o.Seq)
 		e.u64(uint64(o.Stored))
+		e.u64(uint64(o.Raw))
 		e.u64(uint64(o.Live))
 	}
 	e.raw(m.Digest[:])
@@ -128,9 +130,9 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 		copy(s.Digest[:], d.bytes(32))
 		m.Segments = append(m.Segments, s)
 	}
-	no := d.count(24)
+	no := d.count(32)
 	for i := 0; i < no && d.err == nil; i++ {
-		m.Objects = append(m.Objects, Object{Seq: d.u64(), Stored: int64(d.u64()), Live: int64(d.u64())})
+		m.Objects = append(m.Objects, Object{Seq: d.u64(), Stored: int64(d.u64()), Raw: int64(d.u64()), Live: int64(d.u64())})
 	}
 	copy(m.Digest[:], d.bytes(32))
 	if err := d.finish(); err != nil {
@@ -158,7 +160,7 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 		return nil, corrupt("manifest: %d segments for %d bytes", len(m.Segments), m.Size)
 	}
 	for i, o := range m.Objects {
-		if o.Seq >= m.NextSeq || o.Stored < 0 || o.Live < 0 || (i > 0 && o.Seq <= m.Objects[i-1].Seq) {
+		if o.Seq >= m.NextSeq || o.Stored < 0 || o.Raw < 0 || o.Live < 0 || o.Live > o.Raw || (i > 0 && o.Seq <= m.Objects[i-1].Seq) {
 			return nil, corrupt("manifest: bad object table entry %d", i)
 		}
 	}

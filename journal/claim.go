@@ -39,7 +39,7 @@ func (j *Journal) Claim(id ID) (c Claim, ok bool, err error) {
 		if err := dirty.Delete(idKey(id)); err != nil {
 			return err
 		}
-		c, ok = Claim{ID: id, Ranges: p.Ranges, AttrDirty: p.AttrDirty, Gen: p.Gen, token: p.Token}, true
+		c, ok = Claim{ID: id, Ranges: p.Ranges, AttrDirty: p.AttrDirty, Shrunk: p.Shrunk, MinSize: p.MinSize, Gen: p.Gen, token: p.Token}, true
 		return nil
 	})
 	if err != nil {
@@ -59,6 +59,13 @@ func (j *Journal) Ack(c Claim) error {
 		}
 		if p, err := decodePending(v); err != nil || p.Token != c.token {
 			return fmt.Errorf("ack of %v: claim %d is not the one in flight", c.ID, c.token)
+		}
+		if tx.Bucket(bucketDirty).Get(idKey(c.ID)) == nil {
+			j.mu.Lock()
+			if _, waiting := j.pend[c.ID]; !waiting {
+				j.forgetActivityLocked(c.ID)
+			}
+			j.mu.Unlock()
 		}
 		return inflight.Delete(idKey(c.ID))
 	})

@@ -2,8 +2,8 @@ package journal
 
 import (
 	"fmt"
+	"time"
 
-	"github.com/syncfs/syncfs/internal/ranges"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -23,7 +23,24 @@ func (j *Journal) RecordWrite(id ID, off, n int64) {
 	}
 	j.gen++
 	p.ranges = p.ranges.Add(off, n)
+	j.lastWrite[id] = time.Now()
 	j.mu.Unlock()
+}
+
+// Activity says whether id is open for write in this process and when a
+// write to it was last recorded (zero if none since the journal opened):
+// the uploader waits for files still being written to settle.
+func (j *Journal) Activity(id ID) (open bool, last time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.openCount[id] > 0, j.lastWrite[id]
+}
+
+// forgetActivity drops the write time of an inode that is clean.
+func (j *Journal) forgetActivityLocked(id ID) {
+	if j.openCount[id] == 0 {
+		delete(j.lastWrite, id)
+	}
 }
 
 // OpenForWrite marks id as open for writing and returns once the mark is
@@ -71,12 +88,14 @@ func (j *Journal) Truncate(id ID, oldSize, size int64) error {
 	}
 	return j.updateWith(trim, func(tx *bolt.Tx) error {
 		gen := j.logOp(tx, Op{Type: OpTruncate, ID: id, Size: size})
-		return j.editDirty(tx, id, gen, func(s ranges.Set) ranges.Set {
-			s = s.Truncate(size)
+		return j.editDirty(tx, id, gen, func(p *pending) {
+			p.Ranges = p.Ranges.Truncate(size)
 			if size > oldSize {
-				s = s.Add(oldSize, size-oldSize)
+				p.Ranges = p.Ranges.Add(oldSize, size-oldSize)
 			}
-			return s
+			if size < oldSize && (!p.Shrunk || size < p.MinSize) {
+				p.Shrunk, p.MinSize = true, size
+			}
 		})
 	})
 }
@@ -95,8 +114,8 @@ func (j *Journal) attrOp(id ID, t OpType) error {
 }
 
 // editDirty marks id's attributes dirty with generation gen and applies
-// edit to its dirty ranges.
-func (j *Journal) editDirty(tx *bolt.Tx, id ID, gen uint64, edit func(ranges.Set) ranges.Set) error {
+// edit to its dirty record.
+func (j *Journal) editDirty(tx *bolt.Tx, id ID, gen uint64, edit func(*pending)) error {
 	if tx.Bucket(bucketInodes).Get(idKey(id)) == nil {
 		return nil // unlinked: nothing to ship
 	}
@@ -110,7 +129,7 @@ func (j *Journal) editDirty(tx *bolt.Tx, id ID, gen uint64, edit func(ranges.Set
 	}
 	p.AttrDirty = true
 	if edit != nil {
-		p.Ranges = edit(p.Ranges)
+		edit(&p)
 	}
 	return dirty.Put(idKey(id), p.encode())
 }

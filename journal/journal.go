@@ -38,10 +38,11 @@ var ErrCorrupt = errors.New("journal is corrupt")
 
 // Journal is an open journal. All methods are safe for concurrent use.
 type Journal struct {
-	dir  string
-	uuid string // identifies this journal to the remote it ships to
-	db   *bolt.DB
-	lock *lockFile
+	dir       string
+	uuid      string // identifies this journal to the remote it ships to
+	recovered []ID   // in flight when the last process stopped
+	db        *bolt.DB
+	lock      *lockFile
 
 	interval time.Duration
 	wake     chan struct{}
@@ -53,6 +54,7 @@ type Journal struct {
 	pend      map[ID]*pendingWrites // writes not yet committed
 	reqs      []*request            // transactions waiting for the next commit
 	openCount map[ID]int            // open-for-write handles per inode
+	lastWrite map[ID]time.Time      // last recorded change per inode, for the upload settle policy
 	unmark    map[ID]bool           // marks to clear in the next commit
 	commitErr error                 // last commit failure, nil once one succeeds
 	nextToken uint64                // last claim token handed out
@@ -118,6 +120,7 @@ func open(dir string, lock *lockFile, opts Options) (*Journal, error) {
 		stopped:   make(chan struct{}),
 		pend:      map[ID]*pendingWrites{},
 		openCount: map[ID]int{},
+		lastWrite: map[ID]time.Time{},
 		unmark:    map[ID]bool{},
 	}
 	if j.interval <= 0 {
@@ -162,13 +165,21 @@ func (j *Journal) init() error {
 		if k, _ := tx.Bucket(bucketOps).Cursor().Last(); k != nil && uint64(keyID(k)) > j.gen {
 			j.gen = uint64(keyID(k))
 		}
-		return requeueInFlight(tx)
+		var err error
+		j.recovered, err = requeueInFlight(tx)
+		return err
 	})
 }
 
-func requeueInFlight(tx *bolt.Tx) error {
+// Recovered returns the inodes whose uploads were in flight when the
+// previous process stopped: their remote may hold objects that no
+// manifest refers to.
+func (j *Journal) Recovered() []ID { return j.recovered }
+
+func requeueInFlight(tx *bolt.Tx) ([]ID, error) {
 	inflight, dirty := tx.Bucket(bucketInFlight), tx.Bucket(bucketDirty)
 	var keys [][]byte
+	var ids []ID
 	err := inflight.ForEach(func(k, v []byte) error {
 		p, err := decodePending(v)
 		if err != nil {
@@ -178,12 +189,13 @@ func requeueInFlight(tx *bolt.Tx) error {
 			return err
 		}
 		keys = append(keys, append([]byte(nil), k...))
+		ids = append(ids, keyID(k))
 		return nil
 	})
 	for _, k := range keys {
 		inflight.Delete(k)
 	}
-	return err
+	return ids, err
 }
 
 // mergeDirty adds p's ranges and flags to the dirty record of id.
@@ -198,6 +210,9 @@ func mergeDirty(dirty *bolt.Bucket, id ID, p pending) error {
 	}
 	cur.AttrDirty = cur.AttrDirty || p.AttrDirty
 	cur.Ranges = cur.Ranges.Union(p.Ranges)
+	if p.Shrunk && (!cur.Shrunk || p.MinSize < cur.MinSize) {
+		cur.Shrunk, cur.MinSize = true, p.MinSize
+	}
 	cur.Token = 0
 	return dirty.Put(idKey(id), cur.encode())
 }

@@ -312,7 +312,7 @@ func (j *Journal) Rename(parent ID, name string, newParent ID, newName string, e
 			if err != nil {
 				return err
 			}
-			op.Replaced = other
+			op.Replaced, op.ReplacedKind = other, okind
 			dents.Put(dentryKey(parent, name), encodeDentry(other, okind))
 			dents.Put(dentryKey(newParent, newName), encodeDentry(id, kind))
 			renamePrimary(tx, other, newParent, newName, parent, name)

@@ -104,6 +104,11 @@ type pending struct {
 	AttrDirty bool
 	Ranges    ranges.Set
 	Token     uint64 // in-flight only: the claim it belongs to
+	// Shrunk says the file was truncated to MinSize (its smallest size
+	// since the last claim): if it grew again, the bytes from MinSize on
+	// that nothing wrote are zeros now, whatever the remote holds.
+	Shrunk  bool
+	MinSize int64
 }
 
 func (p pending) encode() []byte {
@@ -112,16 +117,24 @@ func (p pending) encode() []byte {
 	if p.AttrDirty {
 		flags |= 1
 	}
+	if p.Shrunk {
+		flags |= 2
+	}
 	b = append(b, flags)
 	b = p.Ranges.AppendBinary(b)
-	return binary.AppendUvarint(b, p.Token)
+	b = binary.AppendUvarint(b, p.Token)
+	if p.Shrunk {
+		b = binary.AppendUvarint(b, uint64(p.MinSize))
+	}
+	return b
 }
 
 func decodePending(b []byte) (pending, error) {
 	var p pending
 	d := decoder{b: b}
 	p.Gen = d.uvarint()
-	p.AttrDirty = d.byte()&1 != 0
+	flags := d.byte()
+	p.AttrDirty, p.Shrunk = flags&1 != 0, flags&2 != 0
 	if d.err != nil {
 		return p, d.err
 	}
@@ -132,6 +145,9 @@ func decodePending(b []byte) (pending, error) {
 	p.Ranges = s
 	d.b = rest
 	p.Token = d.uvarint()
+	if p.Shrunk {
+		p.MinSize = int64(d.uvarint())
+	}
 	return p, d.finish()
 }
 
@@ -154,6 +170,7 @@ func (op Op) encode() []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(op.NewParent))
 	b = appendString(b, op.NewName)
 	b = binary.BigEndian.AppendUint64(b, uint64(op.Replaced))
+	b = append(b, byte(op.ReplacedKind))
 	b = appendString(b, op.Target)
 	return binary.AppendVarint(b, op.Size)
 }
@@ -171,6 +188,7 @@ func decodeOp(seq uint64, b []byte) (Op, error) {
 	op.NewParent = ID(d.u64())
 	op.NewName = d.string()
 	op.Replaced = ID(d.u64())
+	op.ReplacedKind = Kind(d.byte())
 	op.Target = d.string()
 	op.Size = d.varint()
 	return op, d.finish()

@@ -80,6 +80,8 @@ type Op struct {
 	// Replaced is the inode that lost the name (Parent, Name) for OpCreate,
 	// or (NewParent, NewName) for OpRename, when one was there; 0 if none.
 	Replaced ID
+	// ReplacedKind is the kind of Replaced, for RENAME_EXCHANGE.
+	ReplacedKind Kind
 	// Dead reports that the inode the op removed a name from (ID for
 	// OpUnlink and OpRmdir, Replaced for OpCreate and OpRename) has no name
 	// left: its remote data can be deleted.
@@ -107,6 +109,10 @@ type Claim struct {
 	ID        ID
 	Ranges    ranges.Set
 	AttrDirty bool
-	Gen       uint64 // oldest generation covered by the claim
-	token     uint64
+	// Shrunk: the file was truncated to MinSize since the last claim, so
+	// bytes from MinSize on that Ranges does not cover are zeros (or gone).
+	Shrunk  bool
+	MinSize int64
+	Gen     uint64 // oldest generation covered by the claim
+	token   uint64
 }

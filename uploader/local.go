@@ -1,0 +1,167 @@
+package uploader
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/internal/beneath"
+	"github.com/syncfs/syncfs/journal"
+	"golang.org/x/sys/unix"
+)
+
+// localFile is an inode of the backing directory opened for shipping.
+type localFile struct {
+	fd     int // O_RDONLY for files, O_PATH for symlinks
+	st     unix.Stat_t
+	target string
+	xattrs []format.Xattr
+}
+
+func (l *localFile) close() { unix.Close(l.fd) }
+
+// errMoved: the backing file is not where the journal says, or not what
+// it says; a rename or an unlink is on its way into the journal. The
+// claim goes back and is retried shortly.
+var errMoved = errors.New("backing file moved or changed type since it was journaled")
+
+func (u *Uploader) openLocal(path string, kind journal.Kind) (*localFile, error) {
+	l := &localFile{fd: -1}
+	var err error
+	switch kind {
+	case journal.KindFile:
+		l.fd, err = u.local.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NOATIME, 0)
+		if err == unix.EPERM { // O_NOATIME needs ownership or CAP_FOWNER
+			l.fd, err = u.local.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW, 0)
+		}
+	case journal.KindDir:
+		l.fd, err = u.local.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	default:
+		l.fd, err = u.local.OpenNode(path)
+	}
+	if err != nil {
+		return nil, movedErr(path, err)
+	}
+	if err := unix.Fstat(l.fd, &l.st); err != nil {
+		l.close()
+		return nil, err
+	}
+	want := map[journal.Kind]uint32{journal.KindFile: unix.S_IFREG, journal.KindDir: unix.S_IFDIR, journal.KindSymlink: unix.S_IFLNK}[kind]
+	if l.st.Mode&unix.S_IFMT != want {
+		l.close()
+		return nil, fmt.Errorf("%s: %w", path, errMoved)
+	}
+	if kind == journal.KindSymlink {
+		dir, name := beneath.Split(path)
+		err := u.local.WithDir(dir, func(dirfd int) error {
+			buf := make([]byte, format.MaxTarget+1)
+			n, err := unix.Readlinkat(dirfd, name, buf)
+			if err != nil {
+				return err
+			}
+			if n > format.MaxTarget {
+				return fmt.Errorf("symlink target longer than %d bytes", format.MaxTarget)
+			}
+			l.target = string(buf[:n])
+			return nil
+		})
+		if err != nil {
+			l.close()
+			return nil, movedErr(path, err)
+		}
+		return l, nil
+	}
+	l.xattrs = readXattrs(l.fd)
+	return l, nil
+}
+
+func movedErr(path string, err error) error {
+	switch {
+	case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), errors.Is(err, unix.ELOOP), errors.Is(err, unix.EXDEV):
+		return fmt.Errorf("%s: %w (%v)", path, errMoved, err)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// readXattrs returns the user.* extended attributes, as many as fit in the
+// format's 64 KiB.
+func readXattrs(fd int) []format.Xattr {
+	p := beneath.ProcPath(fd)
+	buf := make([]byte, 64<<10)
+	n, err := unix.Listxattr(p, buf)
+	if err != nil || n <= 0 {
+		return nil
+	}
+	var out []format.Xattr
+	total := 0
+	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
+		if !strings.HasPrefix(name, "user.") || len(name) > 255 {
+			continue
+		}
+		v := make([]byte, 64<<10)
+		vn, err := unix.Getxattr(p, name, v)
+		if err != nil || total+len(name)+vn > format.MaxXattrBytes {
+			continue
+		}
+		total += len(name) + vn
+		out = append(out, format.Xattr{Name: name, Value: v[:vn]})
+	}
+	return out
+}
+
+// attrs fills m's attributes from the local file.
+func (l *localFile) attrs(m *format.Manifest) {
+	m.Mode = l.st.Mode & 0o7777
+	m.UID, m.GID = l.st.Uid, l.st.Gid
+	m.Mtime = time.Unix(l.st.Mtim.Sec, l.st.Mtim.Nsec)
+	m.Target = l.target
+	m.Xattrs = l.xattrs
+}
+
+// hole reports whether [off, off+n) of fd is entirely a hole, without
+// reading it: a file grown by truncate costs no reads.
+func hole(fd int, off, n int64) bool {
+	d, err := unix.Seek(fd, off, unix.SEEK_DATA)
+	if err == unix.ENXIO {
+		return true // no data after off
+	}
+	return err == nil && d >= off+n
+}
+
+// preadFull reads len(b) bytes at off, zero-filling past the end of the
+// file (it may have shrunk since it was measured; the truncate is in the
+// journal and ships next).
+func preadFull(fd int, b []byte, off int64) error {
+	for done := 0; done < len(b); {
+		n, err := unix.Pread(fd, b[done:], off+int64(done))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			clear(b[done:])
+			return nil
+		}
+		done += n
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7] != 0 {
+			return false
+		}
+		b = b[8:]
+	}
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

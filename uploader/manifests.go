@@ -1,0 +1,159 @@
+package uploader
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/remote"
+)
+
+// Largest manifest objects read: an inode manifest of a 1 PiB file has
+// 16M segments of 44 bytes, which is not a real case; 64 MiB covers any
+// plausible file and bounds what a hostile remote can make us allocate.
+const (
+	maxManifestObject = 64 << 20
+	maxSegmentObject  = 1 << 20
+)
+
+// manifestCache keeps the inode manifests the uploader wrote (it is the
+// only writer of its prefix, so its copy is authoritative) and an LRU of
+// segment manifests, fetching from the store on a miss.
+type manifestCache struct {
+	store remote.Store
+
+	mu     sync.Mutex
+	roots  map[format.ID]*format.Manifest
+	segs   map[segKey]*list.Element
+	lru    *list.List
+	maxSeg int
+}
+
+type segKey struct {
+	id  format.ID
+	idx uint32
+	ver uint64
+}
+
+type segEntry struct {
+	key segKey
+	seg *format.Segment
+}
+
+func newManifestCache(store remote.Store, maxSeg int) *manifestCache {
+	return &manifestCache{store: store, roots: map[format.ID]*format.Manifest{}, segs: map[segKey]*list.Element{}, lru: list.New(), maxSeg: maxSeg}
+}
+
+// root returns a copy of inode id's manifest, nil if it has none yet.
+func (c *manifestCache) root(ctx context.Context, id format.ID) (*format.Manifest, error) {
+	c.mu.Lock()
+	m, ok := c.roots[id]
+	c.mu.Unlock()
+	if !ok {
+		b, err := remote.ReadAll(ctx, c.store, format.InodeKey(id), maxManifestObject)
+		if errors.Is(err, remote.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m, err = format.DecodeManifest(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", format.InodeKey(id), err)
+		}
+		c.mu.Lock()
+		c.roots[id] = m
+		c.mu.Unlock()
+	}
+	return cloneManifest(m), nil
+}
+
+func (c *manifestCache) setRoot(id format.ID, m *format.Manifest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.roots[id] = cloneManifest(m)
+}
+
+func (c *manifestCache) forget(id format.ID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.roots, id)
+	for k, e := range c.segs {
+		if k.id == id {
+			c.lru.Remove(e)
+			delete(c.segs, k)
+		}
+	}
+}
+
+// segment returns a copy of segment idx of m (all zeros when it has no
+// manifest), fitted to m's size.
+func (c *manifestCache) segment(ctx context.Context, id format.ID, m *format.Manifest, idx int) (*format.Segment, error) {
+	if m == nil || idx >= len(m.Segments) || m.Segments[idx].Version == 0 {
+		size := int64(0)
+		if m != nil {
+			size = m.Size
+		}
+		return format.ZeroSegment(idx, size), nil
+	}
+	ref := m.Segments[idx]
+	k := segKey{id, uint32(idx), ref.Version}
+	c.mu.Lock()
+	if e, ok := c.segs[k]; ok {
+		c.lru.MoveToFront(e)
+		s := e.Value.(*segEntry).seg
+		c.mu.Unlock()
+		return cloneSegment(s), nil
+	}
+	c.mu.Unlock()
+	key := format.SegmentKey(id, uint32(idx), ref.Version)
+	b, err := remote.ReadAll(ctx, c.store, key, maxSegmentObject)
+	if err != nil {
+		return nil, err
+	}
+	if format.CRC(b) != ref.CRC {
+		return nil, fmt.Errorf("%s: %w: checksum differs from the inode manifest's", key, format.ErrCorrupt)
+	}
+	s, err := format.DecodeSegment(b, uint32(idx), ref.Version, m.Size)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	c.putSegment(id, s)
+	return cloneSegment(s), nil
+}
+
+func (c *manifestCache) putSegment(id format.ID, s *format.Segment) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := segKey{id, s.Index, s.Version}
+	if e, ok := c.segs[k]; ok {
+		c.lru.MoveToFront(e)
+		return
+	}
+	c.segs[k] = c.lru.PushFront(&segEntry{key: k, seg: cloneSegment(s)})
+	for c.lru.Len() > c.maxSeg {
+		e := c.lru.Back()
+		c.lru.Remove(e)
+		delete(c.segs, e.Value.(*segEntry).key)
+	}
+}
+
+func cloneManifest(m *format.Manifest) *format.Manifest {
+	if m == nil {
+		return nil
+	}
+	n := *m
+	n.Xattrs = append([]format.Xattr(nil), m.Xattrs...)
+	n.Segments = append([]format.SegmentRef(nil), m.Segments...)
+	n.Objects = append([]format.Object(nil), m.Objects...)
+	return &n
+}
+
+func cloneSegment(s *format.Segment) *format.Segment {
+	n := *s
+	n.Hashes = append([][format.HashSize]byte(nil), s.Hashes...)
+	n.Extents = append([]format.Extent(nil), s.Extents...)
+	return &n
+}

@@ -1,0 +1,188 @@
+package uploader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/journal"
+)
+
+// Run ships until ctx ends. It replays namespace operations in order and
+// commits dirty inodes on a pool of workers, picking which by the settle
+// policy: a file closed for writing ships at once; a file still open
+// waits until it went UploadDelay without a write (rewrites coalesce) but
+// never longer than MaxAge; a flush makes everything before its barrier
+// ship now.
+func (u *Uploader) Run(ctx context.Context) error {
+	work := make(chan journal.ID)
+	for i := 0; i < u.cfg.Workers; i++ {
+		go u.worker(ctx, work)
+	}
+	rootDone := false
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	opsRetry := time.Time{}
+	for {
+		if !rootDone {
+			rootDone = u.ensureRootInode(ctx) == nil
+		}
+		if time.Now().After(opsRetry) {
+			if _, err := u.replayOps(ctx); err != nil && ctx.Err() == nil {
+				u.noteError(0, "", fmt.Errorf("namespace: %w", err))
+				opsRetry = time.Now().Add(2 * time.Second)
+			}
+		}
+		u.dispatch(ctx, work)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-u.wake:
+		case <-tick.C:
+		}
+	}
+}
+
+func (u *Uploader) worker(ctx context.Context, work <-chan journal.ID) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-work:
+			u.commit(ctx, id)
+			u.mu.Lock()
+			delete(u.busy, id)
+			u.mu.Unlock()
+			u.Wake()
+		}
+	}
+}
+
+// dispatch hands eligible dirty inodes to idle workers, closed files
+// first, then oldest changes first.
+func (u *Uploader) dispatch(ctx context.Context, work chan<- journal.ID) {
+	dirty, err := u.j.Dirty()
+	if err != nil {
+		u.noteError(0, "", err)
+		return
+	}
+	now := time.Now()
+	type cand struct {
+		id     journal.ID
+		gen    uint64
+		closed bool
+	}
+	var cands []cand
+	u.mu.Lock()
+	for id := range u.firstSeen {
+		if _, ok := dirty[id]; !ok && !u.busy[id] {
+			delete(u.firstSeen, id)
+		}
+	}
+	for id, gen := range dirty {
+		if u.busy[id] {
+			continue
+		}
+		if e := u.inodeErrs[id]; e != nil && now.Before(e.until) && gen > u.urgent {
+			continue
+		}
+		first, ok := u.firstSeen[id]
+		if !ok {
+			first = now
+			u.firstSeen[id] = now
+		}
+		open, last := u.j.Activity(id)
+		urgent := gen <= u.urgent
+		if e := u.inodeErrs[id]; e != nil && now.Before(e.until) {
+			urgent = false // a flush does not skip the backoff of a failing file
+		}
+		if urgent || !open || now.Sub(last) >= u.cfg.UploadDelay || now.Sub(first) >= u.cfg.MaxAge {
+			cands = append(cands, cand{id, gen, !open})
+		}
+	}
+	u.mu.Unlock()
+	sort.Slice(cands, func(a, b int) bool {
+		if cands[a].closed != cands[b].closed {
+			return cands[a].closed
+		}
+		return cands[a].gen < cands[b].gen
+	})
+	for _, c := range cands {
+		u.mu.Lock()
+		u.busy[c.id] = true
+		u.mu.Unlock()
+		select {
+		case work <- c.id:
+			continue
+		case <-ctx.Done():
+		default:
+		}
+		u.mu.Lock()
+		delete(u.busy, c.id)
+		u.mu.Unlock()
+		return // all workers busy; the next wake picks up the rest
+	}
+}
+
+// ensureRootInode writes the root directory's manifest if the remote has
+// none: a browser needs it to start.
+func (u *Uploader) ensureRootInode(ctx context.Context) error {
+	m, err := u.cache.root(ctx, format.RootID)
+	if err != nil || m != nil {
+		return err
+	}
+	unlock := u.locks.lock(journal.RootID)
+	defer unlock()
+	if _, err := u.ship(ctx, journal.RootID, nil); err != nil {
+		u.noteError(journal.RootID, "/", err)
+		return err
+	}
+	return nil
+}
+
+func (u *Uploader) noteProgress() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	close(u.progress)
+	u.progress = make(chan struct{})
+}
+
+// ErrRemoteRejects is wrapped by Flush's error when the remote refuses
+// writes with an error no retry can fix.
+var ErrRemoteRejects = errors.New("the remote rejects writes")
+
+// Flush makes every change with generation <= barrier ship now and waits
+// until the remote holds them all. It fails at once, instead of waiting,
+// when the remote rejects writes permanently (access denied, no bucket).
+func (u *Uploader) Flush(ctx context.Context, barrier uint64) error {
+	u.mu.Lock()
+	if barrier > u.urgent {
+		u.urgent = barrier
+	}
+	u.mu.Unlock()
+	u.Wake()
+	for {
+		ok, err := u.j.Settled(barrier)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		u.mu.Lock()
+		perm, progress := u.permErr, u.progress
+		u.mu.Unlock()
+		if perm != nil {
+			return fmt.Errorf("%w: %v", ErrRemoteRejects, perm)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-progress:
+		case <-time.After(time.Second): // journal commits change Settled too
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package uploader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/internal/beneath"
+	"github.com/syncfs/syncfs/journal"
+	"github.com/syncfs/syncfs/remote"
+)
+
+// Journal is what the uploader needs of the journal.
+type Journal interface {
+	Claim(journal.ID) (journal.Claim, bool, error)
+	Ack(journal.Claim) error
+	Unclaim(journal.Claim) error
+	Ops(after uint64, max int) ([]journal.Op, error)
+	AckOps(upTo uint64) error
+	Dirty() (map[journal.ID]uint64, error)
+	Path(journal.ID) (string, error)
+	Kind(journal.ID) (journal.Kind, error)
+	Activity(journal.ID) (open bool, last time.Time)
+	Settled(barrier uint64) (bool, error)
+	Recovered() []journal.ID
+	SetOnChange(func())
+}
+
+var _ Journal = (*journal.Journal)(nil)
+
+// Config tunes an uploader. Zero values mean the defaults.
+type Config struct {
+	// UploadDelay is how long a file open for write must go unwritten
+	// before its changes ship: rewrites within it coalesce. Closed files
+	// ship at once. Default 2s.
+	UploadDelay time.Duration
+	// MaxAge bounds how long any change waits, however busy its file.
+	// Default 30s.
+	MaxAge time.Duration
+	// Workers is how many inodes commit at once. Default 4.
+	Workers int
+	// Parallel is how many data objects are read, compressed and put at
+	// once, over all inodes; it bounds memory (each holds up to 8 MiB).
+	// Default 4.
+	Parallel int
+	// Level is the zstd level name; "" is fastest.
+	Level string
+	// Logger gets one line per error; nil: the standard logger.
+	Logger *log.Logger
+	// Failpoint, when set, is called at named points of a commit
+	// ("after-put", "after-manifest"); crash tests kill the process there.
+	Failpoint func(name string)
+	// AfterClaim, when set, is called between a claim and the reads it
+	// leads to; tests use it to land a write on a range in flight.
+	AfterClaim func(id journal.ID)
+}
+
+// Uploader ships one journal to one store.
+type Uploader struct {
+	cfg   Config
+	j     Journal
+	store remote.Store
+	local *beneath.Dir
+	comp  *format.Compressor
+	log   *log.Logger
+	cache *manifestCache
+
+	jobs  chan struct{} // semaphore: data objects in flight
+	locks inodeLocks
+	wake  chan struct{}
+
+	mu        sync.Mutex // guards the fields below
+	urgent    uint64     // ship everything with generation <= urgent now
+	permErr   error      // a permanent remote error: flush fails with it
+	lastErrs  []ErrorInfo
+	inodeErrs map[journal.ID]*inodeErr
+	busy      map[journal.ID]bool
+	firstSeen map[journal.ID]time.Time
+	progress  chan struct{} // closed and replaced after every commit
+	sweep     map[journal.ID]bool
+
+	stats Stats
+}
+
+// Stats counts what the uploader did since it started.
+type Stats struct {
+	UploadedBytes atomic.Int64 // file bytes shipped (raw bytes of frames and holes)
+	SentBytes     atomic.Int64 // bytes put to the store, after compression, manifests included
+	ReadBytes     atomic.Int64 // bytes read from the backing files
+	Commits       atomic.Int64
+	Objects       atomic.Int64
+	Deleted       atomic.Int64
+	Errors        atomic.Int64
+	Retries       atomic.Int64
+}
+
+// ErrorInfo is a recent error, for status.
+type ErrorInfo struct {
+	Time  time.Time `json:"time"`
+	Path  string    `json:"path,omitempty"`
+	Error string    `json:"error"`
+}
+
+type inodeErr struct {
+	err   error
+	tries int
+	until time.Time // no retry before
+}
+
+// New returns an uploader of the journal j, reading backing files under
+// backing, writing to store.
+func New(j Journal, store remote.Store, backing *beneath.Dir, cfg Config) (*Uploader, error) {
+	if cfg.UploadDelay <= 0 {
+		cfg.UploadDelay = 2 * time.Second
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 30 * time.Second
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Parallel <= 0 {
+		cfg.Parallel = 4
+	}
+	comp, err := format.NewCompressor(cfg.Level)
+	if err != nil {
+		return nil, err
+	}
+	u := &Uploader{
+		cfg: cfg, j: j, store: store, local: backing, comp: comp, log: cfg.Logger,
+		cache:     newManifestCache(store, 512),
+		jobs:      make(chan struct{}, cfg.Parallel),
+		wake:      make(chan struct{}, 1),
+		inodeErrs: map[journal.ID]*inodeErr{},
+		busy:      map[journal.ID]bool{},
+		firstSeen: map[journal.ID]time.Time{},
+		progress:  make(chan struct{}),
+		sweep:     map[journal.ID]bool{},
+	}
+	if u.log == nil {
+		u.log = log.Default()
+	}
+	for _, id := range j.Recovered() {
+		u.sweep[id] = true
+	}
+	j.SetOnChange(u.Wake)
+	return u, nil
+}
+
+// Stats returns the counters.
+func (u *Uploader) Stats() *Stats { return &u.stats }
+
+// Wake makes the uploader look for work now.
+func (u *Uploader) Wake() {
+	select {
+	case u.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Errors returns the recent errors and the permanent one, if any.
+func (u *Uploader) Errors() (recent []ErrorInfo, permanent error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]ErrorInfo(nil), u.lastErrs...), u.permErr
+}
+
+// InodeState says what the uploader is doing with an inode: "uploading",
+// "retrying: <error>", or "".
+func (u *Uploader) InodeState(id journal.ID) string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.busy[id] {
+		return "uploading"
+	}
+	if e := u.inodeErrs[id]; e != nil {
+		return "retrying: " + e.err.Error()
+	}
+	return ""
+}
+
+func (u *Uploader) noteError(id journal.ID, path string, err error) {
+	u.stats.Errors.Add(1)
+	u.log.Printf("upload of %s: %v", pathOr(path, id), err)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.lastErrs = append(u.lastErrs, ErrorInfo{Time: time.Now().UTC(), Path: path, Error: err.Error()})
+	if len(u.lastErrs) > 20 {
+		u.lastErrs = u.lastErrs[len(u.lastErrs)-20:]
+	}
+	if remote.IsPermanent(err) && !errors.Is(err, context.Canceled) && !errors.Is(err, remote.ErrNotFound) {
+		u.permErr = err
+	}
+	if id == 0 {
+		return
+	}
+	e := u.inodeErrs[id]
+	if e == nil {
+		e = &inodeErr{}
+		u.inodeErrs[id] = e
+	}
+	e.err, e.tries = err, e.tries+1
+	e.until = time.Now().Add(backoff(e.tries))
+	close(u.progress) // a flush waiting may have to report it
+	u.progress = make(chan struct{})
+}
+
+func (u *Uploader) noteSuccess(id journal.ID) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	delete(u.inodeErrs, id)
+	if len(u.inodeErrs) == 0 {
+		u.permErr = nil
+	}
+	close(u.progress)
+	u.progress = make(chan struct{})
+}
+
+// Barrier returns the urgent barrier: flushes asked for everything up to it.
+func (u *Uploader) Barrier() uint64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.urgent
+}
+
+// backoff grows from 1s to 60s.
+func backoff(tries int) time.Duration {
+	d := time.Second << min(tries-1, 6)
+	return min(d, time.Minute)
+}
+
+func pathOr(path string, id journal.ID) string {
+	if path != "" {
+		return path
+	}
+	return fmt.Sprintf("inode %v", id)
+}
+
+// inodeLocks serializes everything done to one inode's remote objects:
+// commits and the deletion of a dead inode.
+type inodeLocks struct {
+	mu sync.Mutex
+	m  map[journal.ID]*inodeLock
+}
+
+type inodeLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+func (l *inodeLocks) lock(id journal.ID) func() {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[journal.ID]*inodeLock{}
+	}
+	x := l.m[id]
+	if x == nil {
+		x = &inodeLock{}
+		l.m[id] = x
+	}
+	x.refs++
+	l.mu.Unlock()
+	x.mu.Lock()
+	return func() {
+		x.mu.Unlock()
+		l.mu.Lock()
+		if x.refs--; x.refs == 0 {
+			delete(l.m, id)
+		}
+		l.mu.Unlock()
+	}
+}
