@@ -33,6 +33,10 @@ type mountConfig struct {
 	Writeback   bool
 	Debug       bool
 	LogFile     string
+	UploadDelay time.Duration
+	MaxAge      time.Duration
+	Level       string
+	MetricsAddr string
 }
 
 const mountArgs = "--backing DIR --remote URL [--state DIR] [--exclude GLOB]... [--foreground] MOUNTPOINT"
@@ -51,6 +55,10 @@ func parseMount(args []string, stderr io.Writer) (*mountConfig, error) {
 	fs.BoolVar(&c.Writeback, "writeback-cache", true, "use the kernel writeback cache")
 	fs.BoolVar(&c.Debug, "debug", false, "log every FUSE request")
 	fs.StringVar(&c.LogFile, "log", "", "daemon log file (default: STATE/syncfs.log; stderr with --foreground)")
+	fs.DurationVar(&c.UploadDelay, "upload-delay", 2*time.Second, "ship a file still open for write once it went this long without a write (closed files ship at once)")
+	fs.DurationVar(&c.MaxAge, "max-age", 30*time.Second, "never hold a change longer than this before shipping it")
+	fs.StringVar(&c.Level, "zstd-level", "fastest", "zstd level: fastest, default, better or best")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at this address (e.g. 127.0.0.1:9101)")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return nil, err
@@ -99,6 +107,10 @@ func (c *mountConfig) args(logPath string) []string {
 		"--writeback-cache=" + strconv.FormatBool(c.Writeback)}
 	for _, e := range c.Excludes {
 		a = append(a, "--exclude", e)
+	}
+	a = append(a, "--upload-delay", c.UploadDelay.String(), "--max-age", c.MaxAge.String(), "--zstd-level", c.Level)
+	if c.MetricsAddr != "" {
+		a = append(a, "--metrics-addr", c.MetricsAddr)
 	}
 	if c.S3Endpoint != "" {
 		a = append(a, "--s3-endpoint", c.S3Endpoint)

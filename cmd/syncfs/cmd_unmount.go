@@ -16,8 +16,9 @@ import (
 )
 
 func runUnmount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("unmount", "[--timeout DUR] MOUNTPOINT", stderr)
-	timeout := fs.Duration("timeout", 5*time.Minute, "how long to wait for the daemon to exit")
+	fs := newFlags("unmount", "[--flush] [--timeout DUR] MOUNTPOINT", stderr)
+	withFlush := fs.Bool("flush", false, "first ship everything (as flush --wait); if that fails or times out, do not unmount")
+	timeout := fs.Duration("timeout", 0, "with --flush: how long the flush may take (0: no limit); the daemon gets 5 minutes to exit")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
@@ -35,6 +36,11 @@ func runUnmount(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	state, ok := m.StateDir()
 	if !ok {
 		return exitcode.New(exitcode.Mountpoint, "%s is not a writable syncfs mount (it is %s from %s)", mnt, m.FSType, m.Source)
+	}
+	if *withFlush {
+		if err := flush(ctx, mnt, true, *timeout, false, stdout); err != nil {
+			return fmt.Errorf("not unmounting: %w", err)
+		}
 	}
 	c := &control.Client{Dir: state}
 	var out struct {
@@ -54,8 +60,8 @@ func runUnmount(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if err := waitExit(out.PID, *timeout); err != nil {
-		return exitcode.New(exitcode.Timeout, "unmounted %s but daemon pid %d did not exit within %v", mnt, out.PID, *timeout)
+	if err := waitExit(out.PID, 5*time.Minute); err != nil {
+		return exitcode.New(exitcode.Timeout, "unmounted %s but daemon pid %d did not exit within 5m", mnt, out.PID)
 	}
 	fmt.Fprintf(stdout, "unmounted %s\n", mnt)
 	return nil

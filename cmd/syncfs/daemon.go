@@ -10,16 +10,21 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/syncfs/syncfs/fs"
+	"github.com/syncfs/syncfs/internal/beneath"
 	"github.com/syncfs/syncfs/internal/control"
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/internal/mountinfo"
 	"github.com/syncfs/syncfs/journal"
 	"github.com/syncfs/syncfs/remote"
+	"github.com/syncfs/syncfs/uploader"
 )
 
 // daemon is a running writable mount.
@@ -30,6 +35,10 @@ type daemon struct {
 	fs     *fs.FS
 	server *fuse.Server
 	store  remote.Store
+	up     *uploader.Uploader
+
+	stopUploads context.CancelFunc
+	retries     atomic.Int64
 
 	mu   sync.Mutex
 	lost error // the remote lease was taken over: no more uploads
@@ -77,7 +86,30 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 		return err
 	}
 	defer release()
+	if err := uploader.ClaimRemote(ctx, store, j.UUID()); err != nil {
+		if errors.Is(err, uploader.ErrForeignRemote) {
+			return exitcode.Wrap(exitcode.Busy, err)
+		}
+		return exitcode.Wrap(remoteCode(err), err)
+	}
 	d.store = store
+	backingDir, err := beneath.Open(c.Backing)
+	if err != nil {
+		return exitcode.Wrap(exitcode.LocalDir, err)
+	}
+	defer backingDir.Close()
+	d.up, err = uploader.New(j, d.uploadStore(store), backingDir, uploader.Config{
+		UploadDelay: c.UploadDelay, MaxAge: c.MaxAge, Level: c.Level, Logger: d.log,
+		Failpoint: failpointFromEnv(),
+	})
+	if err != nil {
+		return exitcode.Wrap(exitcode.Usage, err)
+	}
+	upCtx, stopUploads := context.WithCancel(context.Background())
+	d.stopUploads = stopUploads
+	uploadsDone := make(chan struct{})
+	go func() { d.up.Run(upCtx); close(uploadsDone) }()
+	defer func() { stopUploads(); <-uploadsDone }()
 
 	d.fs, err = fs.New(fs.Options{Backing: c.Backing, Journal: j, Exclude: c.Excludes, Passthrough: c.Passthrough, Logger: d.log})
 	if err != nil {
@@ -161,6 +193,33 @@ func (d *daemon) handler() http.Handler {
 		}
 		control.WriteJSON(w, http.StatusOK, st)
 	})
+	mux.HandleFunc("POST /flush", func(w http.ResponseWriter, r *http.Request) {
+		// Everything recorded up to now must ship now.
+		barrier := d.j.Gen()
+		d.up.Flush(expired(), barrier) // marks it urgent; returns at once
+		control.WriteJSON(w, http.StatusOK, FlushProgress{Barrier: barrier})
+	})
+	mux.HandleFunc("GET /flush", func(w http.ResponseWriter, r *http.Request) {
+		barrier, err := strconv.ParseUint(r.URL.Query().Get("barrier"), 10, 64)
+		if err != nil {
+			control.WriteError(w, http.StatusBadRequest, fmt.Errorf("bad barrier: %v", err))
+			return
+		}
+		wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
+		ctx, cancel := context.WithTimeout(r.Context(), min(max(wait, 0), time.Minute))
+		defer cancel()
+		err = d.up.Flush(ctx, barrier)
+		p := d.progress(barrier)
+		switch {
+		case err == nil:
+			p.Settled = true
+		case errors.Is(err, uploader.ErrRemoteRejects):
+			p.Error = err.Error()
+		case d.leaseErr() != nil:
+			p.Error = fmt.Sprintf("uploads stopped: %v", d.leaseErr())
+		}
+		control.WriteJSON(w, http.StatusOK, p)
+	})
 	mux.HandleFunc("POST /unmount", func(w http.ResponseWriter, r *http.Request) {
 		if err := d.server.Unmount(); err != nil {
 			control.WriteError(w, http.StatusConflict, fmt.Errorf("cannot unmount %s: %v (a process still uses it; see fuser -vm %s)", d.c.Mountpoint, err, d.c.Mountpoint))
@@ -179,4 +238,21 @@ func (d *daemon) leaseLost(err error) {
 	d.mu.Lock()
 	d.lost = err
 	d.mu.Unlock()
+	if d.stopUploads != nil {
+		d.stopUploads()
+	}
+}
+
+func (d *daemon) leaseErr() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lost
+}
+
+// expired is a context that is already done: Flush then only marks its
+// barrier urgent.
+func expired() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
 }

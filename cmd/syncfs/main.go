@@ -33,6 +33,7 @@ func commands() []command {
 	return []command{
 		{"mount", "--backing DIR --remote URL [--state DIR] [--exclude GLOB]... MOUNTPOINT", "mount a journaled directory that ships its writes to URL", runMount},
 		{"unmount", "[--flush] [--timeout DUR] MOUNTPOINT", "unmount, waiting for the daemon to exit", runUnmount},
+		{"flush", flushArgs, "ship everything written so far; with --wait, until the remote holds it", runFlush},
 		{"status", "[--json] MOUNTPOINT", "show what a mount has still to ship", runStatus},
 	}
 }

@@ -3,12 +3,19 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/remote"
 	"github.com/syncfs/syncfs/remote/backend"
 	"github.com/syncfs/syncfs/remote/lease"
+	"github.com/syncfs/syncfs/remote/limit"
+	"github.com/syncfs/syncfs/remote/retry"
 )
 
 // remoteCode maps a remote error to the exit status of its class.
@@ -66,4 +73,36 @@ func (d *daemon) holdLease(ctx context.Context, s remote.Store) (func(), error) 
 			d.log.Printf("releasing the lease: %v", err)
 		}
 	}, nil
+}
+
+// uploadStore stacks the uploader's view of the store: retries with
+// backoff outside a bound on concurrent requests (so backoff waits do not
+// hold a slot).
+func (d *daemon) uploadStore(s remote.Store) remote.Store {
+	return retry.New(limit.New(s, 8), retry.Options{OnRetry: func(e retry.Event) {
+		d.retries.Add(1)
+		d.log.Printf("retrying %s %s (attempt %d) in %v: %v", e.Op, e.Key, e.Attempt, e.Wait.Round(time.Millisecond), e.Err)
+	}})
+}
+
+// failpointFromEnv lets the crash tests kill the daemon, for real, at a
+// named point of a commit: SYNCFS_FAILPOINT=after-put or after-manifest
+// (optionally "name:N" to fire at the N-th time).
+func failpointFromEnv() func(string) {
+	spec := os.Getenv("SYNCFS_FAILPOINT")
+	if spec == "" {
+		return nil
+	}
+	name, nth, _ := strings.Cut(spec, ":")
+	n, _ := strconv.Atoi(nth)
+	var count atomic.Int64
+	return func(point string) {
+		if point != name {
+			return
+		}
+		if count.Add(1) >= int64(max(n, 1)) {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // never returns
+		}
+	}
 }

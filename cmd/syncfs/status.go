@@ -5,18 +5,37 @@ import (
 	"sort"
 
 	"github.com/syncfs/syncfs/internal/ranges"
+	"github.com/syncfs/syncfs/uploader"
 )
 
 // Status is what `syncfs status --json` prints. Field names are part of
 // the CLI contract (docs/cli.md).
 type Status struct {
-	PID        int          `json:"pid"`
-	Mountpoint string       `json:"mountpoint"`
-	Backing    string       `json:"backing"`
-	State      string       `json:"state"`
-	Remote     string       `json:"remote"`
-	DirtyBytes int64        `json:"dirty_bytes"` // written, not yet shipped (in flight included)
-	Files      []FileStatus `json:"files"`
+	PID           int                  `json:"pid"`
+	Mountpoint    string               `json:"mountpoint"`
+	Backing       string               `json:"backing"`
+	State         string               `json:"state"`
+	Remote        string               `json:"remote"`
+	DirtyBytes    int64                `json:"dirty_bytes"`    // written, not yet shipped (in flight included)
+	PendingBytes  int64                `json:"pending_bytes"`  // the same: bytes the remote does not hold yet
+	UploadedBytes int64                `json:"uploaded_bytes"` // file bytes shipped since the mount
+	SentBytes     int64                `json:"sent_bytes"`     // bytes put to the remote since the mount, after compression, manifests included
+	ReadBytes     int64                `json:"read_bytes"`     // bytes the uploader read from the backing dir
+	Commits       int64                `json:"commits"`
+	Retries       int64                `json:"retries"`
+	Errors        []uploader.ErrorInfo `json:"errors"`
+	RemoteError   string               `json:"remote_error,omitempty"` // the remote rejects writes: flush fails with this
+	Files         []FileStatus         `json:"files"`
+}
+
+// FlushProgress is what the daemon answers about a flush barrier.
+type FlushProgress struct {
+	Barrier       uint64 `json:"barrier"`
+	Settled       bool   `json:"settled"`
+	PendingBytes  int64  `json:"pending_bytes"`
+	UploadedBytes int64  `json:"uploaded_bytes"`
+	SentBytes     int64  `json:"sent_bytes"`
+	Error         string `json:"error,omitempty"`
 }
 
 // FileStatus is one file with work pending.
@@ -26,6 +45,7 @@ type FileStatus struct {
 	InFlight     [][2]int64 `json:"in_flight,omitempty"` // claimed by the uploader
 	AttrDirty    bool       `json:"attr_dirty,omitempty"`
 	OpenForWrite bool       `json:"open_for_write,omitempty"`
+	State        string     `json:"state"` // waiting, uploading, retrying: <error>
 }
 
 func pairs(s ranges.Set) [][2]int64 {
@@ -44,8 +64,40 @@ func (d *daemon) status() (*Status, error) {
 	}
 	for _, f := range files {
 		st.DirtyBytes += f.Dirty.Union(f.InFlight).Bytes()
-		st.Files = append(st.Files, FileStatus{Path: f.Path, Dirty: pairs(f.Dirty), InFlight: pairs(f.InFlight), AttrDirty: f.AttrDirty, OpenForWrite: f.OpenWrite})
+		state := d.up.InodeState(f.ID)
+		if state == "" {
+			state = "waiting"
+		}
+		st.Files = append(st.Files, FileStatus{Path: f.Path, Dirty: pairs(f.Dirty), InFlight: pairs(f.InFlight), AttrDirty: f.AttrDirty, OpenForWrite: f.OpenWrite, State: state})
 	}
 	sort.Slice(st.Files, func(i, k int) bool { return st.Files[i].Path < st.Files[k].Path })
+	st.PendingBytes = st.DirtyBytes
+	us := d.up.Stats()
+	st.UploadedBytes, st.SentBytes, st.ReadBytes = us.UploadedBytes.Load(), us.SentBytes.Load(), us.ReadBytes.Load()
+	st.Commits, st.Retries = us.Commits.Load(), d.retries.Load()
+	var perm error
+	st.Errors, perm = d.up.Errors()
+	if st.Errors == nil {
+		st.Errors = []uploader.ErrorInfo{}
+	}
+	if perm != nil {
+		st.RemoteError = perm.Error()
+	}
+	if err := d.leaseErr(); err != nil {
+		st.RemoteError = "uploads stopped: " + err.Error()
+	}
 	return st, nil
+}
+
+// progress reports a flush barrier's state without waiting.
+func (d *daemon) progress(barrier uint64) FlushProgress {
+	p := FlushProgress{Barrier: barrier}
+	if files, err := d.j.State(); err == nil {
+		for _, f := range files {
+			p.PendingBytes += f.Dirty.Union(f.InFlight).Bytes()
+		}
+	}
+	us := d.up.Stats()
+	p.UploadedBytes, p.SentBytes = us.UploadedBytes.Load(), us.SentBytes.Load()
+	return p
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/syncfs/syncfs/internal/exitcode"
+	"golang.org/x/sys/unix"
+)
+
+const flushArgs = "[--wait] [--timeout DUR] [--json] MOUNTPOINT"
+
+func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("flush", flushArgs, stderr)
+	wait := fs.Bool("wait", false, "wait until the remote holds every change made before the call (exit 3 on timeout)")
+	timeout := fs.Duration("timeout", 0, "with --wait: give up after this long (0: never)")
+	asJSON := fs.Bool("json", false, "print the outcome as JSON")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return helpOK(err)
+	}
+	return flush(ctx, pos[0], *wait, *timeout, *asJSON, stdout)
+}
+
+// flush asks the daemon of mnt to ship everything written so far, and with
+// wait follows it until the remote holds it all.
+func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, asJSON bool, stdout io.Writer) error {
+	c, err := clientFor(mnt)
+	if err != nil {
+		return err
+	}
+	// Writes still in the kernel's page cache (writeback cache, mmap) go
+	// to the daemon first, so that they are before the barrier.
+	if fd, err := unix.Open(mnt, unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
+		unix.Syncfs(fd)
+		unix.Close(fd)
+	}
+	var p FlushProgress
+	if err := c.Do(ctx, http.MethodPost, "/flush", nil, &p); err != nil {
+		return err
+	}
+	if !wait {
+		if asJSON {
+			return json.NewEncoder(stdout).Encode(p)
+		}
+		fmt.Fprintf(stdout, "flush of %s started\n", mnt)
+		return nil
+	}
+	start := time.Now()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	show := newProgress(stdout, asJSON)
+	for {
+		var q FlushProgress
+		err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/flush?barrier=%d&wait=1s", p.Barrier), nil, &q)
+		if err != nil {
+			if ctx.Err() != nil {
+				show.done()
+				return exitcode.New(exitcode.Timeout, "flush of %s timed out after %v with %s still pending", mnt, time.Since(start).Round(time.Second), humanBytes(p.PendingBytes))
+			}
+			return err
+		}
+		p = q
+		switch {
+		case p.Settled:
+			show.done()
+			if asJSON {
+				return json.NewEncoder(stdout).Encode(struct {
+					FlushProgress
+					Seconds float64 `json:"seconds"`
+				}{p, time.Since(start).Seconds()})
+			}
+			fmt.Fprintf(stdout, "flushed %s in %v\n", mnt, time.Since(start).Round(time.Millisecond))
+			return nil
+		case p.Error != "":
+			show.done()
+			return exitcode.New(exitcode.Error, "flush of %s failed with %s pending: %s", mnt, humanBytes(p.PendingBytes), p.Error)
+		}
+		show.update(p)
+	}
+}
+
+// progress shows a flush: a bar redrawn in place on a terminal, a plain
+// line every few seconds otherwise, nothing for --json.
+type progress struct {
+	w        io.Writer
+	tty      bool
+	quiet    bool
+	start    time.Time
+	lastLine time.Time
+	first    int64
+	drawn    bool
+}
+
+func newProgress(w io.Writer, quiet bool) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+		tty = err == nil
+	}
+	return &progress{w: w, tty: tty, quiet: quiet, start: time.Now(), first: -1}
+}
+
+func (p *progress) update(q FlushProgress) {
+	if p.quiet {
+		return
+	}
+	if p.first < 0 {
+		p.first = q.UploadedBytes
+	}
+	el := time.Since(p.start).Seconds()
+	rate := float64(q.UploadedBytes-p.first) / max(el, 0.001)
+	eta := "?"
+	if rate > 0 {
+		eta = (time.Duration(float64(q.PendingBytes)/rate) * time.Second).Round(time.Second).String()
+	}
+	line := fmt.Sprintf("%s pending, %s/s, ETA %s", humanBytes(q.PendingBytes), humanBytes(int64(rate)), eta)
+	if p.tty {
+		done := q.UploadedBytes - p.first
+		total := done + q.PendingBytes
+		width := 30
+		fill := 0
+		if total > 0 {
+			fill = int(float64(width) * float64(done) / float64(total))
+		}
+		fmt.Fprintf(p.w, "\r[%s%s] %s   ", strings.Repeat("#", fill), strings.Repeat(".", width-fill), line)
+		p.drawn = true
+		return
+	}
+	if time.Since(p.lastLine) >= 5*time.Second {
+		fmt.Fprintf(p.w, "flush: %s\n", line)
+		p.lastLine = time.Now()
+	}
+}
+
+func (p *progress) done() {
+	if p.drawn {
+		fmt.Fprintln(p.w)
+	}
+}
