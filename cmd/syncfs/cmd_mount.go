@@ -37,6 +37,7 @@ type mountConfig struct {
 	MaxAge      time.Duration
 	Level       string
 	MetricsAddr string
+	Upload      bool
 }
 
 const mountArgs = "--backing DIR --remote URL [--state DIR] [--exclude GLOB]... [--foreground] MOUNTPOINT"
@@ -59,6 +60,7 @@ func parseMount(args []string, stderr io.Writer) (*mountConfig, error) {
 	fs.DurationVar(&c.MaxAge, "max-age", 30*time.Second, "never hold a change longer than this before shipping it")
 	fs.StringVar(&c.Level, "zstd-level", "fastest", "zstd level: fastest, default, better or best")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at this address (e.g. 127.0.0.1:9101)")
+	fs.BoolVar(&c.Upload, "upload", true, "ship changes; with --upload=false the mount only journals them (a later mount or syncfs recover ships them)")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return nil, err
@@ -108,7 +110,8 @@ func (c *mountConfig) args(logPath string) []string {
 	for _, e := range c.Excludes {
 		a = append(a, "--exclude", e)
 	}
-	a = append(a, "--upload-delay", c.UploadDelay.String(), "--max-age", c.MaxAge.String(), "--zstd-level", c.Level)
+	a = append(a, "--upload-delay", c.UploadDelay.String(), "--max-age", c.MaxAge.String(), "--zstd-level", c.Level,
+		"--upload="+strconv.FormatBool(c.Upload))
 	if c.MetricsAddr != "" {
 		a = append(a, "--metrics-addr", c.MetricsAddr)
 	}

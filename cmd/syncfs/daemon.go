@@ -108,7 +108,12 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 	upCtx, stopUploads := context.WithCancel(context.Background())
 	d.stopUploads = stopUploads
 	uploadsDone := make(chan struct{})
-	go func() { d.up.Run(upCtx); close(uploadsDone) }()
+	go func() {
+		if c.Upload {
+			d.up.Run(upCtx)
+		}
+		close(uploadsDone)
+	}()
 	defer func() { stopUploads(); <-uploadsDone }()
 
 	d.fs, err = fs.New(fs.Options{Backing: c.Backing, Journal: j, Exclude: c.Excludes, Passthrough: c.Passthrough, Logger: d.log})
@@ -217,6 +222,8 @@ func (d *daemon) handler() http.Handler {
 			p.Error = err.Error()
 		case d.leaseErr() != nil:
 			p.Error = fmt.Sprintf("uploads stopped: %v", d.leaseErr())
+		case !d.c.Upload:
+			p.Error = "this mount does not upload (--upload=false)"
 		}
 		control.WriteJSON(w, http.StatusOK, p)
 	})

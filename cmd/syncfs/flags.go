@@ -10,18 +10,28 @@ import (
 	"github.com/syncfs/syncfs/internal/exitcode"
 )
 
+// flagSet is a subcommand's flags, with the usage line printed for
+// --help (and only then: a bad flag gets one line, not the whole list).
+type flagSet struct {
+	*flag.FlagSet
+	args   string
+	stderr io.Writer
+}
+
 // newFlags returns a flag set for a subcommand whose errors are ours to
 // print (one line, exit code 2), not the flag package's.
-func newFlags(name, args string, stderr io.Writer) *flag.FlagSet {
+func newFlags(name, args string, stderr io.Writer) *flagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: syncfs %s %s\n", name, args)
-		fs.SetOutput(stderr)
-		fs.PrintDefaults()
-		fs.SetOutput(io.Discard)
-	}
-	return fs
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, args: args, stderr: stderr}
+}
+
+func (fs *flagSet) usage() {
+	fmt.Fprintf(fs.stderr, "usage: syncfs %s %s\n", fs.Name(), fs.args)
+	fs.SetOutput(fs.stderr)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
 }
 
 // errHelp is returned for -h/--help: usage was printed, exit 0.
@@ -30,12 +40,12 @@ var errHelp = errors.New("help")
 // parse parses args allowing flags after positional arguments (syncfs
 // mount MNT --backing X works as well as the other order) and checks the
 // number of positional arguments.
-func parse(fs *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {
+func parse(fs *flagSet, args []string, minPos, maxPos int) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				fs.usage()
 				return nil, errHelp
 			}
 			return nil, exitcode.New(exitcode.Usage, "%s: %v (see syncfs %s --help)", fs.Name(), err, fs.Name())

@@ -1,0 +1,19 @@
+package e2e
+
+import (
+	"os"
+	"testing"
+)
+
+// helperMain runs this test binary as a helper process when asked to by
+// an environment variable (the writer of the crash tests) and reports
+// whether it did.
+func helperMain() bool {
+	switch os.Getenv("SYNCFS_E2E_HELPER") {
+	case "writer":
+		os.Exit(writerMain())
+	}
+	return false
+}
+
+func runTests(m *testing.M) int { return m.Run() }
