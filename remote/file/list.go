@@ -6,6 +6,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -64,6 +65,7 @@ func (s *Store) walk(ctx context.Context, fd int, rel, prefix string, fn func(re
 	ents := make([]entry, 0, len(names))
 	for _, name := range names {
 		if strings.HasPrefix(name, remote.ReservedPrefix) {
+			removeStaleTemp(fd, name)
 			continue
 		}
 		full := join(rel, name)
@@ -128,4 +130,19 @@ func join(dir, name string) string {
 		return name
 	}
 	return dir + "/" + name
+}
+
+// staleTemp is how old a backend temporary file must be before a listing
+// removes it: one left by a writer that died in the middle of a put. No
+// put of the single writer of a prefix takes that long.
+const staleTemp = 6 * time.Hour
+
+func removeStaleTemp(dirfd int, name string) {
+	var st unix.Stat_t
+	if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return
+	}
+	if time.Since(time.Unix(st.Mtim.Sec, st.Mtim.Nsec)) > staleTemp {
+		unix.Unlinkat(dirfd, name, 0)
+	}
 }

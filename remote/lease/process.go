@@ -26,6 +26,9 @@ func deadHere(h Holder) bool {
 	if err := syscall.Kill(h.PID, 0); errors.Is(err, syscall.ESRCH) {
 		return true
 	}
+	if zombie(h.PID) {
+		return true // killed, not yet reaped by its parent: it serves nothing
+	}
 	if h.PIDStart != 0 {
 		if start, err := procStart(h.PID); err == nil && start != h.PIDStart {
 			return true // the pid now belongs to another process
@@ -63,4 +66,19 @@ func procStart(pid int) (uint64, error) {
 		return 0, errors.New("malformed /proc/PID/stat")
 	}
 	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// zombie reports whether process pid has exited and waits to be reaped
+// (state Z or X in /proc/PID/stat): a daemon killed while its parent, often
+// init, has not reaped it yet.
+func zombie(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 >= len(b) {
+		return false
+	}
+	return b[i+2] == 'Z' || b[i+2] == 'X'
 }

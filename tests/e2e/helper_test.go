@@ -3,6 +3,8 @@ package e2e
 import (
 	"os"
 	"testing"
+
+	"github.com/syncfs/syncfs/internal/miniotest"
 )
 
 // helperMain runs this test binary as a helper process when asked to by
@@ -16,4 +18,6 @@ func helperMain() bool {
 	return false
 }
 
-func runTests(m *testing.M) int { return m.Run() }
+// runTests runs the tests with one MinIO server for the package (started
+// on first use).
+func runTests(m *testing.M) int { return miniotest.Main(m) }
