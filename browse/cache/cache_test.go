@@ -1,0 +1,230 @@
+package cache
+
+import (
+	"bytes"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+func frame(seed uint64, n int) ([]byte, uint32) {
+	r := rand.New(rand.NewPCG(seed, 1))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b, crc32.Checksum(b, castagnoli)
+}
+
+func key(i int) Key { return Key{NS: "0123abcd", ID: 5, Seq: uint64(i), Off: uint64(i) * 1000} }
+
+func open(t *testing.T, dir string, limit int64) *Cache {
+	t.Helper()
+	c, err := Open(dir, limit, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	c.Flush()
+	return c
+}
+
+func TestPutGet(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, dir, 1<<30)
+	raw, crc := frame(1, 5000)
+	if _, ok := c.Get(key(1), len(raw), crc); ok {
+		t.Fatal("hit in an empty cache")
+	}
+	c.Put(key(1), raw, crc)
+	c.Flush()
+	got, ok := c.Get(key(1), len(raw), crc)
+	if !ok || !bytes.Equal(got, raw) {
+		t.Fatalf("get after put: %v", ok)
+	}
+	if _, ok := c.Get(key(1), len(raw), crc^1); ok {
+		t.Error("hit with another crc")
+	}
+	if _, ok := c.Get(key(1), len(raw)-1, crc); ok {
+		t.Error("hit with another length")
+	}
+	if _, ok := c.Get(Key{NS: "../../etc", ID: 5}, 1, 0); ok {
+		t.Error("hit with a path namespace")
+	}
+	c.Close()
+	// It survives a reopen.
+	c2 := open(t, dir, 1<<30)
+	if got, ok := c2.Get(key(1), len(raw), crc); !ok || !bytes.Equal(got, raw) {
+		t.Fatal("entry lost on reopen")
+	}
+	if s := c2.Stats(); s.Used != int64(len(raw)+headerSize) {
+		t.Errorf("reopened cache counts %d bytes, want %d", s.Used, len(raw)+headerSize)
+	}
+}
+
+// TestDamagedEntry: a torn or corrupted entry is a miss, and removed.
+func TestDamagedEntry(t *testing.T) {
+	c := open(t, t.TempDir(), 1<<30)
+	raw, crc := frame(2, 70000)
+	for name, damage := range map[string]func(b []byte) []byte{
+		"flipped": func(b []byte) []byte { b[len(b)/2] ^= 1; return b },
+		"torn":    func(b []byte) []byte { return b[:len(b)-100] },
+		"header":  func(b []byte) []byte { b[0] = 'X'; return b },
+		"empty":   func(b []byte) []byte { return nil },
+	} {
+		c.Put(key(2), raw, crc)
+		c.Flush()
+		p, _ := key(2).path(c.root)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(p, damage(b), 0o600)
+		if _, ok := c.Get(key(2), len(raw), crc); ok {
+			t.Errorf("%s entry: hit", name)
+		}
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s entry not removed", name)
+		}
+	}
+}
+
+// TestEvictLRU: past the limit, the least recently used entries go.
+func TestEvictLRU(t *testing.T) {
+	dir := t.TempDir()
+	const n, size = 10, 10000
+	c := open(t, dir, int64(n*(size+headerSize))) // room for exactly n
+	crcs := make([]uint32, 2*n)
+	old := time.Now().Add(-time.Hour)
+	for i := 0; i < n; i++ {
+		var raw []byte
+		raw, crcs[i] = frame(uint64(i), size)
+		c.Put(key(i), raw, crcs[i])
+		c.Flush()
+		p, _ := key(i).path(c.root)
+		os.Chtimes(p, old.Add(time.Duration(i)*time.Second), old.Add(time.Duration(i)*time.Second))
+	}
+	// A hit on entry 0 makes it the most recent.
+	if _, ok := c.Get(key(0), size, crcs[0]); !ok {
+		t.Fatal("miss")
+	}
+	for i := n; i < n+3; i++ {
+		var raw []byte
+		raw, crcs[i] = frame(uint64(i), size)
+		c.Put(key(i), raw, crcs[i])
+		c.Flush()
+	}
+	c.Flush()
+	if _, ok := c.Get(key(0), size, crcs[0]); !ok {
+		t.Error("the recently used entry 0 was evicted")
+	}
+	for i := 1; i <= 4; i++ {
+		if _, ok := c.Get(key(i), size, crcs[i]); ok {
+			t.Errorf("old entry %d survived", i)
+		}
+	}
+	for i := n; i < n+3; i++ {
+		if _, ok := c.Get(key(i), size, crcs[i]); !ok {
+			t.Errorf("new entry %d missing", i)
+		}
+	}
+	if used := c.Stats().Used; used > int64(n*(size+headerSize)) {
+		t.Errorf("%d bytes used, over the limit", used)
+	}
+}
+
+// TestShared: two caches (as two processes would) fill, read and evict
+// one directory at once while files also vanish under them: every hit
+// returns the right bytes.
+func TestShared(t *testing.T) {
+	dir := t.TempDir()
+	const size = 4000
+	a := open(t, dir, 30*(size+headerSize))
+	b := open(t, dir, 30*(size+headerSize))
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for g, c := range []*Cache{a, b, a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(g), 9))
+			for i := 0; i < 2000; i++ {
+				k := r.IntN(60)
+				raw, crc := frame(uint64(k), size)
+				switch r.IntN(4) {
+				case 0:
+					c.Put(key(k), raw, crc)
+				case 1:
+					p, _ := key(k).path(c.root)
+					os.Remove(p)
+				default:
+					if got, ok := c.Get(key(k), size, crc); ok && !bytes.Equal(got, raw) {
+						errs <- fmt.Errorf("entry %d: wrong bytes", k)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	a.Flush()
+	b.Flush()
+	var total int64
+	filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			total += info.Size()
+		}
+		return nil
+	})
+	if total > 2*30*(size+headerSize) {
+		t.Errorf("cache holds %d bytes, far over its limit", total)
+	}
+}
+
+// TestStaleTemp: temporary files of a writer that died are removed.
+func TestStaleTemp(t *testing.T) {
+	dir := t.TempDir()
+	c := open(t, dir, 1<<30)
+	tmp := filepath.Join(c.root, "0123abcd", ".tmp-123")
+	os.MkdirAll(filepath.Dir(tmp), 0o700)
+	os.WriteFile(tmp, []byte("half"), 0o600)
+	old := time.Now().Add(-2 * staleTemp)
+	os.Chtimes(tmp, old, old)
+	c.evictNow()
+	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
+		t.Error("stale temporary file kept")
+	}
+}
+
+func TestNilCache(t *testing.T) {
+	var c *Cache
+	c.Put(key(1), []byte("x"), 0)
+	if _, ok := c.Get(key(1), 1, 0); ok {
+		t.Error("nil cache hit")
+	}
+	c.Flush()
+	c.Close()
+}
+
+// FuzzDecodeEntry: whatever is in a cache file, decodeEntry returns the
+// bytes the caller asked for or an error, never panics.
+func FuzzDecodeEntry(f *testing.F) {
+	raw, crc := frame(1, 100)
+	f.Add(encodeEntry(raw, crc), 100, crc)
+	f.Add([]byte("SFC1"), 0, uint32(0))
+	f.Fuzz(func(t *testing.T, b []byte, rawLen int, crc uint32) {
+		got, err := decodeEntry(b, rawLen, crc)
+		if err == nil && (len(got) != rawLen || crc32.Checksum(got, castagnoli) != crc) {
+			t.Fatalf("accepted an entry that is not the frame asked for")
+		}
+	})
+}

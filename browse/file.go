@@ -1,0 +1,200 @@
+package browse
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/syncfs/syncfs/format"
+)
+
+// File is one version of a regular file: reads through it come from that
+// version only.
+type File struct {
+	t  *Tree
+	id format.ID
+	m  *format.Manifest
+}
+
+// File returns the file inode id is in manifest m.
+func (t *Tree) File(id format.ID, m *format.Manifest) *File { return &File{t: t, id: id, m: m} }
+
+// OpenFile reads the current manifest of inode id, which must be a
+// regular file.
+func (t *Tree) OpenFile(ctx context.Context, id format.ID) (*File, error) {
+	m, err := t.Stat(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch m.Kind {
+	case format.KindFile:
+		return t.File(id, m), nil
+	case format.KindDir:
+		return nil, fmt.Errorf("inode %v: %w", id, ErrIsDir)
+	}
+	return nil, fmt.Errorf("inode %v is a %v, not a file", id, m.Kind)
+}
+
+// ID returns the file's inode ID.
+func (f *File) ID() format.ID { return f.id }
+
+// Manifest returns the version of the file f reads. Do not modify it.
+func (f *File) Manifest() *format.Manifest { return f.m }
+
+// Size returns the file's size in this version.
+func (f *File) Size() int64 { return f.m.Size }
+
+// Tree returns the tree f belongs to.
+func (f *File) Tree() *Tree { return f.t }
+
+// piece is part of a read served by a frame: p[dst:dst+n] is
+// raw[skip:skip+n] of frame fr.
+type piece struct {
+	dst  int
+	n    int
+	skip uint32
+	fr   frameRef
+}
+
+// ReadAt reads len(p) bytes at off, like io.ReaderAt: fewer only at the
+// end of the file, with io.EOF. It fetches only the frames that cover the
+// range (or finds them cached). Every byte comes from f's version; if
+// that version's objects are gone the error wraps ErrStale.
+func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("read at negative offset %d", off)
+	}
+	if off >= f.m.Size {
+		return 0, io.EOF
+	}
+	n, eof := len(p), false
+	if int64(n) > f.m.Size-off {
+		n, eof = int(f.m.Size-off), true
+	}
+	p = p[:n]
+	pieces, err := f.plan(ctx, off, n)
+	if err != nil {
+		return 0, err
+	}
+	if err := f.fill(ctx, p, pieces); err != nil {
+		return 0, err
+	}
+	if eof {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// plan maps [off, off+n) to pieces of frames, in order; bytes no piece
+// covers are zeros.
+func (f *File) plan(ctx context.Context, off int64, n int) ([]piece, error) {
+	var pieces []piece
+	end := off + int64(n)
+	for pos := off; pos < end; {
+		s := int(pos / format.SegmentSize)
+		segStart := int64(s) * format.SegmentSize
+		segEnd := min(segStart+format.SegmentSize, end)
+		if f.m.Segments[s].Version != 0 {
+			seg, err := f.Segment(ctx, s)
+			if err != nil {
+				return nil, err
+			}
+			a, b := uint32(pos-segStart), uint32(segEnd-segStart)
+			for _, x := range seg.Find(a, b-a) {
+				fr, err := f.frameRef(x)
+				if err != nil {
+					return nil, err
+				}
+				lo, hi := max(x.Off, a), min(x.End(), b)
+				pieces = append(pieces, piece{dst: int(segStart + int64(lo) - off), n: int(hi - lo), skip: x.Skip + (lo - x.Off), fr: fr})
+			}
+		}
+		pos = segEnd
+	}
+	return pieces, nil
+}
+
+// frameRef checks that extent x points inside an object f's manifest
+// lists, and names its frame.
+func (f *File) frameRef(x format.Extent) (frameRef, error) {
+	o, ok := f.m.Object(x.Seq)
+	if !ok {
+		f.t.warn.printf("%s: inode %v version %d: an extent refers to data object %d, which the manifest does not list", f.t.store, f.id, f.m.Version, x.Seq)
+		return frameRef{}, fmt.Errorf("%w: inode %v: extent refers to unlisted data object %d", ErrCorrupt, f.id, x.Seq)
+	}
+	if stored := uint64(o.Stored); x.FrameOff > stored || uint64(x.FrameLen) > stored-x.FrameOff {
+		f.t.warn.printf("%s: inode %v version %d: a frame at %d+%d lies past the end of data object %d (%d bytes)", f.t.store, f.id, f.m.Version, x.FrameOff, x.FrameLen, x.Seq, o.Stored)
+		return frameRef{}, fmt.Errorf("%w: inode %v: frame past the end of data object %d", ErrCorrupt, f.id, x.Seq)
+	}
+	return frameRef{seq: x.Seq, off: x.FrameOff, stored: x.FrameLen, raw: x.RawLen, codec: x.Codec, crc: x.CRC}, nil
+}
+
+// fill copies the pieces' bytes into p and zeros the rest.
+func (f *File) fill(ctx context.Context, p []byte, pieces []piece) error {
+	refs := make([]frameRef, 0, len(pieces))
+	seen := make(map[frameRef]bool, len(pieces))
+	for _, pc := range pieces {
+		if !seen[pc.fr] {
+			seen[pc.fr] = true
+			refs = append(refs, pc.fr)
+		}
+	}
+	frames, err := f.t.frames(ctx, f.id, refs)
+	if err != nil {
+		return err
+	}
+	cursor := 0
+	for _, pc := range pieces {
+		clear(p[cursor:pc.dst])
+		raw := frames[pc.fr]
+		copy(p[pc.dst:pc.dst+pc.n], raw[pc.skip:int(pc.skip)+pc.n])
+		cursor = pc.dst + pc.n
+	}
+	clear(p[cursor:])
+	return nil
+}
+
+// Prefetch starts fetching, in the background, the frames that cover
+// [off, off+n) into the caches, unless too many prefetches already run.
+func (f *File) Prefetch(off, n int64) {
+	if n <= 0 || off >= f.m.Size {
+		return
+	}
+	n = min(n, f.m.Size-off)
+	select {
+	case f.t.prefetchSem <- struct{}{}:
+	default:
+		return
+	}
+	go func() {
+		defer func() { <-f.t.prefetchSem }()
+		ctx, cancel := context.WithTimeout(context.Background(), prefetchTimeout)
+		defer cancel()
+		for pos := off; pos < off+n; pos += prefetchStep {
+			step := min(prefetchStep, off+n-pos)
+			pieces, err := f.plan(ctx, pos, int(step))
+			if err != nil {
+				return
+			}
+			refs := make([]frameRef, 0, len(pieces))
+			for _, pc := range pieces {
+				refs = append(refs, pc.fr)
+			}
+			if _, err := f.t.frames(ctx, f.id, dedupRefs(refs)); err != nil {
+				return
+			}
+		}
+	}()
+}
+
+func dedupRefs(refs []frameRef) []frameRef {
+	seen := make(map[frameRef]bool, len(refs))
+	out := refs[:0]
+	for _, r := range refs {
+		if !seen[r] {
+			seen[r] = true
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,110 @@
+package browse_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/syncfs/syncfs/browse"
+	"github.com/syncfs/syncfs/browse/browsetest"
+	"github.com/syncfs/syncfs/remote"
+	"github.com/syncfs/syncfs/remote/mem"
+)
+
+// syncBuffer is a log sink tests can read while readers write to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func (s *syncBuffer) Lines() []string {
+	out := strings.TrimSpace(s.String())
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+type fixture struct {
+	w     *browsetest.Writer
+	store *browsetest.Counting
+	logs  *syncBuffer
+}
+
+func newFixture(t testing.TB, store remote.Store) *fixture {
+	if store == nil {
+		store = mem.New("mem://test")
+	}
+	c := &browsetest.Counting{Store: store}
+	return &fixture{w: browsetest.New(t, c), store: c, logs: &syncBuffer{}}
+}
+
+func (f *fixture) open(t testing.TB, opts browse.Options) *browse.Tree {
+	t.Helper()
+	opts.Logger = log.New(f.logs, "", 0)
+	tr, err := browse.Open(context.Background(), f.store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// patterned returns n bytes that compress somewhat (so frames use zstd)
+// and differ at every offset from other seeds.
+func patterned(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i < n; {
+		run := r.IntN(64) + 1
+		c := byte(r.IntN(256))
+		if r.IntN(3) == 0 {
+			for j := 0; j < run && i < n; j++ {
+				b[i] = byte(r.Uint32())
+				i++
+			}
+			continue
+		}
+		for j := 0; j < run && i < n; j++ {
+			b[i] = c
+			i++
+		}
+	}
+	return b
+}
+
+func readAll(t testing.TB, tr *browse.Tree, path string) []byte {
+	t.Helper()
+	ctx := context.Background()
+	e, err := tr.Resolve(ctx, path)
+	if err != nil {
+		t.Fatalf("resolve %s: %v", path, err)
+	}
+	f, err := tr.OpenFile(ctx, e.ID)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(ctx, &buf, 0, f.Size(), 4); err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return buf.Bytes()
+}
+
+func bytesReader(b []byte) io.ReadSeeker { return bytes.NewReader(b) }

@@ -1,0 +1,93 @@
+package browse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/remote"
+)
+
+// segKey names a decoded segment manifest. Segment manifests are
+// immutable, but how one decodes depends on the file size the inode
+// manifest gives (how many blocks lie below it), so that is part of the
+// key, with the crc the inode manifest expects of the object.
+type segKey struct {
+	id     format.ID
+	seg    uint32
+	ver    uint64
+	segLen int64
+	crc    uint32
+}
+
+// Segment returns the segment manifest of segment seg of f's version: its
+// block hashes and extents. A segment that was never written (version 0)
+// is all zeros.
+func (f *File) Segment(ctx context.Context, seg int) (*format.Segment, error) {
+	if seg < 0 || seg >= len(f.m.Segments) {
+		return nil, fmt.Errorf("segment %d of a file of %d segments", seg, len(f.m.Segments))
+	}
+	ref := f.m.Segments[seg]
+	if ref.Version == 0 {
+		return format.ZeroSegment(seg, f.m.Size), nil
+	}
+	t := f.t
+	k := segKey{id: f.id, seg: uint32(seg), ver: ref.Version, segLen: format.SegmentLen(f.m.Size, seg), crc: ref.CRC}
+	if s := t.segs.get(k); s != nil {
+		return s, nil
+	}
+	key := format.SegmentKey(f.id, uint32(seg), ref.Version)
+	b, err := t.readSmall(ctx, key, maxSegment)
+	if errors.Is(err, remote.ErrNotFound) {
+		return nil, stale(key)
+	}
+	if err != nil {
+		if errors.Is(err, ErrCorrupt) {
+			t.warn.printf("%s: %v", t.store, err)
+		}
+		return nil, err
+	}
+	if format.CRC(b) != ref.CRC {
+		t.warn.printf("%s: %s: crc does not match the inode manifest's", t.store, key)
+		return nil, fmt.Errorf("%w: %s: crc does not match the inode manifest's", ErrCorrupt, key)
+	}
+	s, err := format.DecodeSegment(b, uint32(seg), ref.Version, f.m.Size)
+	if err != nil {
+		t.warn.printf("%s: %s: %v", t.store, key, err)
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	t.segs.put(k, s)
+	return s, nil
+}
+
+// segCache keeps the last n decoded segment manifests (each ≤ 60 KiB).
+type segCache struct {
+	mu    sync.Mutex
+	n     int
+	m     map[segKey]*format.Segment
+	order []segKey // insertion order, oldest first
+}
+
+func newSegCache(n int) *segCache { return &segCache{n: n, m: map[segKey]*format.Segment{}} }
+
+func (c *segCache) get(k segKey) *format.Segment {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[k]
+}
+
+func (c *segCache) put(k segKey, s *format.Segment) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.m[k]; ok {
+		return
+	}
+	for len(c.order) >= c.n {
+		delete(c.m, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.m[k] = s
+	c.order = append(c.order, k)
+}

@@ -1,0 +1,124 @@
+package browse
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log"
+	"sync"
+	"time"
+
+	"github.com/syncfs/syncfs/browse/cache"
+	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/remote"
+)
+
+// Options tunes a Tree. The zero value works.
+type Options struct {
+	// Cache is the on-disk frame cache; nil for none.
+	Cache *cache.Cache
+	// MemCache bounds the decoded frames kept in memory; default 128 MiB.
+	MemCache int64
+	// Concurrency bounds the GETs in flight for the whole Tree; default 8.
+	Concurrency int
+	// DentryTTL is how long a dentry read by ReadDir may answer Lookup
+	// without a GET (the mount sets it to its refresh period); default 0.
+	DentryTTL time.Duration
+	// Logger receives one line per hostile or broken object met; nil
+	// discards them.
+	Logger *log.Logger
+}
+
+// MaxManifest is the largest inode manifest read: 32 MiB, the manifest of
+// a file of about 47 TiB. A larger one (a "1 PiB" file) is refused rather
+// than allocated.
+const MaxManifest = 32 << 20
+
+// maxSegment is the largest segment manifest the format allows, rounded
+// up: 1024 block hashes and 1024 extents.
+const maxSegment = 64 << 10
+
+// maxRootMarker bounds syncfs.json.
+const maxRootMarker = 64 << 10
+
+// Tree is a remote syncfs tree. It is safe for concurrent use.
+type Tree struct {
+	store remote.Store
+	root  format.Root
+	opts  Options
+	ns    string // cache namespace: this store and journal
+	warn  *warner
+
+	getSem      chan struct{} // GET slots (Concurrency)
+	prefetchSem chan struct{} // prefetches running
+	mem         *memCache
+	segs        *segCache
+	dents       *dentCache
+
+	mu       sync.Mutex
+	inflight map[frameKey]*flight // frames being fetched
+}
+
+// Open reads the root marker of the tree at the store's root.
+func Open(ctx context.Context, store remote.Store, opts Options) (*Tree, error) {
+	b, err := remote.ReadAll(ctx, store, format.RootKey, maxRootMarker)
+	if errors.Is(err, remote.ErrNotFound) {
+		return nil, fmt.Errorf("%w at %s (no %s)", ErrNoTree, store, format.RootKey)
+	}
+	if err != nil {
+		return nil, err
+	}
+	root, err := format.DecodeRoot(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", store, err)
+	}
+	return newTree(store, root, opts), nil
+}
+
+func newTree(store remote.Store, root format.Root, opts Options) *Tree {
+	if opts.MemCache <= 0 {
+		opts.MemCache = 128 << 20
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	// The namespace covers the store too: another remote claiming the
+	// same journal UUID must not read (or poison) this one's entries.
+	sum := sha256.Sum256([]byte(store.String() + "\n" + root.Journal))
+	return &Tree{
+		store:       store,
+		root:        root,
+		opts:        opts,
+		ns:          hex.EncodeToString(sum[:8]),
+		warn:        newWarner(opts.Logger),
+		getSem:      make(chan struct{}, opts.Concurrency),
+		prefetchSem: make(chan struct{}, prefetchers),
+		mem:         newMemCache(opts.MemCache),
+		segs:        newSegCache(256),
+		dents:       newDentCache(100000),
+		inflight:    map[frameKey]*flight{},
+	}
+}
+
+// Store returns the store the tree is read from.
+func (t *Tree) Store() remote.Store { return t.store }
+
+// Root returns the tree's root marker.
+func (t *Tree) Root() format.Root { return t.root }
+
+// String names the tree for messages.
+func (t *Tree) String() string { return t.store.String() }
+
+// acquire takes a GET slot.
+func (t *Tree) acquire(ctx context.Context) error {
+	select {
+	case t.getSem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (t *Tree) release() { <-t.getSem }

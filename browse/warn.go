@@ -1,0 +1,36 @@
+package browse
+
+import (
+	"fmt"
+	"log"
+	"sync"
+)
+
+// warner logs each distinct problem once: a listing that meets the same
+// hostile entry on every refresh must not flood the log.
+type warner struct {
+	l    *log.Logger
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func newWarner(l *log.Logger) *warner { return &warner{l: l, seen: map[string]bool{}} }
+
+// printf logs a message once per distinct text.
+func (w *warner) printf(format string, args ...any) {
+	if w.l == nil {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	w.mu.Lock()
+	if w.seen[msg] {
+		w.mu.Unlock()
+		return
+	}
+	if len(w.seen) > 10000 { // bounded: forget and start over
+		w.seen = map[string]bool{}
+	}
+	w.seen[msg] = true
+	w.mu.Unlock()
+	w.l.Print(msg)
+}
