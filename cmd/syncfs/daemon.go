@@ -143,6 +143,14 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 	defer os.Remove(pidfile)
 
 	defer control.Serve(ln, d.handler())()
+	if c.MetricsAddr != "" {
+		stop, err := d.serveMetrics(c.MetricsAddr)
+		if err != nil {
+			d.server.Unmount()
+			return exitcode.Wrap(exitcode.Usage, err)
+		}
+		defer stop()
+	}
 
 	d.log.Printf("mounted %s: backing %s, state %s, remote %s", c.Mountpoint, c.Backing, c.State, c.Remote)
 	ready(nil)

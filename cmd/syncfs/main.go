@@ -35,6 +35,7 @@ func commands() []command {
 		{"unmount", "[--flush] [--timeout DUR] MOUNTPOINT", "unmount, waiting for the daemon to exit", runUnmount},
 		{"flush", flushArgs, "ship everything written so far; with --wait, until the remote holds it", runFlush},
 		{"status", "[--json] MOUNTPOINT", "show what a mount has still to ship", runStatus},
+		{"verify", verifyArgs, "compare a local tree with the remote, end to end; exit 1 on any difference", runVerify},
 	}
 }
 

@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -151,5 +154,28 @@ func TestStatusJSON(t *testing.T) {
 	r = syncfs(t, nil, "flush", "--wait", m.mnt)
 	if r.code != exitcode.Error || !strings.Contains(r.stderr, "does not upload") {
 		t.Errorf("flush of a mount that does not upload: %v", r)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	m := newMount(t, "", nil, "--metrics-addr", addr)
+	os.WriteFile(m.path("f"), make([]byte, 12345), 0o644)
+	m.flush()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{"syncfs_uploaded_bytes_total 12345", "syncfs_pending_bytes 0", "# TYPE syncfs_sent_bytes_total counter", "syncfs_write_bytes_total 12345"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q:\n%s", want, b)
+		}
 	}
 }
