@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"log"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -66,28 +65,7 @@ func (f *fixture) open(t testing.TB, opts browse.Options) *browse.Tree {
 	return tr
 }
 
-// patterned returns n bytes that compress somewhat (so frames use zstd)
-// and differ at every offset from other seeds.
-func patterned(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	b := make([]byte, n)
-	for i := 0; i < n; {
-		run := r.IntN(64) + 1
-		c := byte(r.IntN(256))
-		if r.IntN(3) == 0 {
-			for j := 0; j < run && i < n; j++ {
-				b[i] = byte(r.Uint32())
-				i++
-			}
-			continue
-		}
-		for j := 0; j < run && i < n; j++ {
-			b[i] = c
-			i++
-		}
-	}
-	return b
-}
+func patterned(seed uint64, n int) []byte { return browsetest.Pattern(seed, n) }
 
 func readAll(t testing.TB, tr *browse.Tree, path string) []byte {
 	t.Helper()

@@ -9,50 +9,14 @@ import (
 	"testing"
 
 	"github.com/syncfs/syncfs/browse"
-	"github.com/syncfs/syncfs/browse/browsetest"
-	"github.com/syncfs/syncfs/format"
+		"github.com/syncfs/syncfs/format"
 )
 
 const blk = format.BlockSize
 
-// buildVariety writes files that cover the layouts a reader meets:
-// written in one go, rewritten in place many times (split extents, many
-// objects), sparse, spanning segments, empty, short.
-func buildVariety(t testing.TB, w *browsetest.Writer) []string {
-	w.WriteFile("empty", nil, 0o644)
-	w.WriteFile("short.txt", []byte("hello, world\n"), 0o644)
-	w.WriteFile("oneblock", patterned(1, blk), 0o600)
-	w.WriteFile("dir/sub/frames", patterned(2, 3*format.MaxFrameRaw+12345), 0o644)
-	w.WriteFile("zeros-and-data", append(append(patterned(3, 2*blk), make([]byte, 5*blk)...), patterned(4, blk+7)...), 0o644)
-
-	// Rewritten in place: small frames and objects so that rewrites
-	// split extents and leave partly dead objects behind.
-	w.FrameBlocks, w.ObjectRaw = 4, 6*blk
-	w.WriteFile("rewritten.odb", patterned(5, 40*blk+999), 0o644)
-	r := rand.New(rand.NewPCG(7, 7))
-	for i := 0; i < 60; i++ {
-		off := r.Int64N(45 * blk)
-		n := r.IntN(3*blk) + 1
-		w.Patch("rewritten.odb", off, patterned(uint64(100+i), n))
-	}
-	w.Truncate("rewritten.odb", 38*blk+5)
-	w.FrameBlocks, w.ObjectRaw = 0, 0
-
-	// Sparse: a hole spanning whole segments, data at the far end.
-	w.WriteFile("sparse", nil, 0o644)
-	w.Truncate("sparse", 3*format.SegmentSize+100)
-	w.Patch("sparse", 2*format.SegmentSize+blk/2, patterned(6, 2*blk))
-	w.Patch("sparse", 10, []byte("head"))
-
-	// Across a segment boundary.
-	w.WriteFile("twoseg", nil, 0o644)
-	w.Patch("twoseg", format.SegmentSize-3*blk-17, patterned(8, 7*blk))
-	return []string{"empty", "short.txt", "oneblock", "dir/sub/frames", "zeros-and-data", "rewritten.odb", "sparse", "twoseg"}
-}
-
 func TestReadBack(t *testing.T) {
 	fx := newFixture(t, nil)
-	files := buildVariety(t, fx.w)
+	files := fx.w.WriteVariety(true)
 	tr := fx.open(t, browse.Options{})
 	ctx := context.Background()
 	for _, p := range files {

@@ -34,3 +34,9 @@ func (w *warner) printf(format string, args ...any) {
 	w.mu.Unlock()
 	w.l.Print(msg)
 }
+
+// Warn logs a problem with the tree once (the FUSE layer's entries that
+// are broken in ways only it sees, such as a dentry without a manifest).
+func (t *Tree) Warn(format string, args ...any) {
+	t.warn.printf("%s: "+format, append([]any{t.store}, args...)...)
+}

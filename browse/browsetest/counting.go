@@ -3,6 +3,7 @@ package browsetest
 import (
 	"context"
 	"io"
+	"strings"
 	"sync/atomic"
 
 	"github.com/syncfs/syncfs/remote"
@@ -14,12 +15,16 @@ var _ remote.Store = (*Counting)(nil)
 type Counting struct {
 	remote.Store
 	Gets, Lists, Stats atomic.Int64
+	DataGets           atomic.Int64 // GETs of data objects (d/...)
 	GetBytes           atomic.Int64
 }
 
 // Get counts and passes on.
 func (c *Counting) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
 	c.Gets.Add(1)
+	if strings.HasPrefix(key, "d/") {
+		c.DataGets.Add(1)
+	}
 	rc, err := c.Store.Get(ctx, key, off, length)
 	if err != nil {
 		return nil, err

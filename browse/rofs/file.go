@@ -1,0 +1,102 @@
+package rofs
+
+import (
+	"context"
+	"io"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/syncfs/syncfs/browse"
+)
+
+// handle is an open file.
+type handle struct {
+	n  *node
+	ra browse.Readahead
+}
+
+var _ = (gofs.NodeOpener)((*node)(nil))
+
+// Open re-reads the manifest unless it is younger than a second (so a
+// file opened after the job committed shows the new version), and keeps
+// the kernel's cached pages if they are of this version.
+func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_TRUNC|unix.O_CREAT) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	m, err := n.manifest(ctx, n.fs.minAge())
+	if err != nil {
+		return nil, 0, n.fs.toErrno("open", n.id, err)
+	}
+	var fuseFlags uint32
+	n.mu.Lock()
+	if n.cacheVer == m.Version {
+		fuseFlags = fuse.FOPEN_KEEP_CACHE
+	} else {
+		n.cacheVer = m.Version // the kernel drops the old pages on this open
+	}
+	n.mu.Unlock()
+	n.fs.mu.Lock()
+	n.fs.open[n]++
+	n.fs.mu.Unlock()
+	return &handle{n: n}, fuseFlags, 0
+}
+
+var (
+	_ = (gofs.FileReader)((*handle)(nil))
+	_ = (gofs.FileReleaser)((*handle)(nil))
+	_ = (gofs.FileGetattrer)((*handle)(nil))
+	_ = (gofs.FileWriter)((*handle)(nil))
+)
+
+// Read serves one READ from one version of the file: if that version is
+// deleted under it, the whole READ is done again with the new one.
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n := h.n
+	f, err := n.current(ctx)
+	if err != nil {
+		return nil, n.fs.toErrno("read", n.id, err)
+	}
+	if start, length := h.ra.Observe(off, len(dest), f.Size()); length > 0 {
+		f.Prefetch(start, length)
+	}
+	var got int
+	used, err := n.fs.tree.Follow(ctx, f, func(f *browse.File) error {
+		var err error
+		got, err = f.ReadAt(ctx, dest, off)
+		if err == io.EOF {
+			return nil
+		}
+		return err
+	})
+	if used != f {
+		n.setManifest(used.Manifest())
+	}
+	if err != nil {
+		return nil, n.fs.toErrno("read", n.id, err)
+	}
+	n.fs.reads.Add(1)
+	n.fs.readBytes.Add(int64(got))
+	return fuse.ReadResultData(dest[:got]), 0
+}
+
+func (h *handle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
+	return h.n.Getattr(ctx, h, out)
+}
+
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	return 0, syscall.EROFS
+}
+
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	fs := h.n.fs
+	fs.mu.Lock()
+	if fs.open[h.n]--; fs.open[h.n] <= 0 {
+		delete(fs.open, h.n)
+	}
+	fs.mu.Unlock()
+	return 0
+}
