@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/syncfs/syncfs/browse"
-		"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/format"
 )
 
 const blk = format.BlockSize
