@@ -29,6 +29,10 @@ type Options struct {
 	// Logger receives one line per hostile or broken object met; nil
 	// discards them.
 	Logger *log.Logger
+	// Wrap, if set, wraps the store OpenURL found the tree in (with
+	// retries, say) once the root marker is read: probing for the root
+	// is never retried, so a wrong URL fails at once.
+	Wrap func(remote.Store) remote.Store
 }
 
 // MaxManifest is the largest inode manifest read: 32 MiB, the manifest of

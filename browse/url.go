@@ -48,6 +48,9 @@ func OpenURL(ctx context.Context, rawURL string, bopts backend.Options, opts Opt
 		}
 		t, err := Open(ctx, store, opts)
 		if err == nil {
+			if opts.Wrap != nil {
+				t = newTree(opts.Wrap(store), t.root, opts)
+			}
 			return t, strings.Join(parts[i:], "/"), nil
 		}
 		switch {

@@ -46,6 +46,7 @@ type Result struct {
 	Files, Dirs, Symlinks int
 	Bytes                 int64 // size of the files
 	Fetched               int64 // bytes of them fetched from the store
+	Kept                  int64 // bytes of them already there locally (holes not counted)
 	Failed                int   // entries that could not be copied
 }
 
@@ -69,6 +70,7 @@ type getter struct {
 	chown bool
 
 	fetched atomic.Int64
+	kept    atomic.Int64
 	mu      sync.Mutex
 	failed  int
 }
@@ -180,6 +182,7 @@ func Get(ctx context.Context, tree *browse.Tree, rel string, localDir string, op
 		}
 	}
 	res.Fetched = g.fetched.Load()
+	res.Kept = g.kept.Load()
 	res.Failed = g.failed
 	if g.failed > 0 {
 		return res, fmt.Errorf("%w: %d of %d", ErrFailed, g.failed, len(items)+len(dirs))

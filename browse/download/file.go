@@ -93,6 +93,7 @@ func (g *getter) copyFile(ctx context.Context, dirfd int, name string, f *browse
 		unix.Close(fd)
 		if ok {
 			g.progress(m.Size)
+			g.kept.Add(m.Size)
 			return 0, g.fileAttrs(dirfd, name, m)
 		}
 	}
@@ -226,6 +227,9 @@ func (g *getter) chunk(ctx context.Context, fd int, f *browse.File, c chunk, fre
 		if !need[i] {
 			if !dry {
 				g.progress(blockLen(i))
+				if !fresh {
+					g.kept.Add(blockLen(i))
+				}
 			}
 			i++
 			continue

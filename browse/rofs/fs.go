@@ -20,6 +20,9 @@ type Options struct {
 	Refresh time.Duration
 	// Logger receives errors worth a person's attention; nil discards.
 	Logger *log.Logger
+	// Root is the directory shown at the mountpoint; 0 for the tree's
+	// root (a URL inside the tree mounts a subtree).
+	Root format.ID
 }
 
 // DefaultRefresh is Options.Refresh's default.
@@ -43,7 +46,11 @@ func New(tree *browse.Tree, opts Options) *FS {
 		opts.Refresh = DefaultRefresh
 	}
 	fs := &FS{tree: tree, opts: opts, open: map[*node]int{}}
-	fs.root = &node{fs: fs, id: format.RootID, kind: format.KindDir}
+	if opts.Root == 0 {
+		opts.Root = format.RootID
+		fs.opts.Root = opts.Root
+	}
+	fs.root = &node{fs: fs, id: opts.Root, kind: format.KindDir}
 	return fs
 }
 

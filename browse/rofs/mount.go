@@ -45,7 +45,7 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 		EntryTimeout:    &refresh,
 		AttrTimeout:     &refresh,
 		NegativeTimeout: &refresh,
-		RootStableAttr:  &gofs.StableAttr{Ino: 1, Mode: syscall.S_IFDIR},
+		RootStableAttr:  &gofs.StableAttr{Ino: uint64(fsys.opts.Root), Mode: syscall.S_IFDIR},
 		NullPermissions: true,
 		MountOptions: fuse.MountOptions{
 			AllowOther:         mo.AllowOther,
@@ -58,7 +58,12 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 			DirectMount:        os.Geteuid() == 0,
 			DirectMountFlags:   flags,
 			DisableReadDirPlus: true, // ls needs names only; ls -l stats anyway
-			Debug:              mo.Debug,
+			// Reads return bytes, never an fd to splice from; go-fuse's
+			// splice attempt would only cost a pipe write per READ (and
+			// fail, logging, when a 1 MiB READ and its header outgrow
+			// pipe-max-size).
+			DisableSplice: true,
+			Debug:         mo.Debug,
 		},
 	}
 	server, err := fuse.NewServer(gofs.NewNodeFS(fsys.Root(), opts), mountpoint, &opts.MountOptions)

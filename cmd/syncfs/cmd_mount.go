@@ -87,6 +87,9 @@ func parseMount(args []string, stderr io.Writer) (*mountConfig, error) {
 }
 
 func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if wantsReadOnly(args) {
+		return runMountRO(ctx, args, stdout, stderr) // cmd_mount_ro.go
+	}
 	c, err := parseMount(args, stderr)
 	if err != nil {
 		return helpOK(err)

@@ -36,6 +36,10 @@ func commands() []command {
 		{"flush", flushArgs, "ship everything written so far; with --wait, until the remote holds it", runFlush},
 		{"status", "[--json] MOUNTPOINT", "show what a mount has still to ship", runStatus},
 		{"verify", verifyArgs, "compare a local tree with the remote, end to end; exit 1 on any difference", runVerify},
+		{"mount", roMountArgs, "mount a remote tree read-only, to browse results", runMount},
+		{"ls", lsArgs, "list a directory (or describe a file) of a remote tree, like ls -l", runLs},
+		{"cat", catArgs, "write a file of a remote tree (or a range of it) to stdout", runCat},
+		{"get", getArgs, "copy a file or a directory of a remote tree into LOCALDIR, verified and resumable", runGet},
 	}
 }
 

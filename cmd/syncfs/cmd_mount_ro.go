@@ -1,0 +1,351 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
+
+	"github.com/syncfs/syncfs/browse"
+	"github.com/syncfs/syncfs/browse/cache"
+	"github.com/syncfs/syncfs/browse/rofs"
+	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/internal/control"
+	"github.com/syncfs/syncfs/internal/exitcode"
+	"github.com/syncfs/syncfs/internal/mountinfo"
+)
+
+// The read-only mount: `syncfs mount --read-only --remote URL MOUNTPOINT`.
+// It takes no lease and has no journal; its daemon keeps its control
+// socket, pid file and log in a runtime directory under the cache
+// directory, which the mount's source names ("syncfs:<dir>"), so that
+// syncfs unmount and syncfs status find it as they find a writable one.
+
+const roMountArgs = "--read-only --remote URL [--cache-dir DIR] [--cache-size SIZE] [--refresh DUR] [--foreground] MOUNTPOINT"
+
+// roConfig is everything a read-only mount needs.
+type roConfig struct {
+	Mountpoint string
+	Remote     string
+	S3Endpoint string
+	CacheDir   string
+	CacheSize  int64
+	Refresh    time.Duration
+	Foreground bool
+	Debug      bool
+	LogFile    string
+}
+
+// wantsReadOnly says whether mount's arguments ask for a read-only mount,
+// before they are parsed (the two kinds take different flags).
+func wantsReadOnly(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--", "-read-only=false", "--read-only=false":
+			return false
+		case "-read-only", "--read-only", "-read-only=true", "--read-only=true":
+			return true
+		}
+	}
+	return false
+}
+
+func parseMountRO(args []string, stderr io.Writer) (*roConfig, error) {
+	c := &roConfig{}
+	fs := newFlags("mount", roMountArgs, stderr)
+	fs.Bool("read-only", true, "mount the remote read-only, to browse results")
+	fs.StringVar(&c.Remote, "remote", "", "remote URL: file:///abs/path or s3://bucket/prefix, or a directory inside the tree (required)")
+	fs.StringVar(&c.S3Endpoint, "s3-endpoint", "", "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, or AWS)")
+	fs.StringVar(&c.CacheDir, "cache-dir", defaultCacheDir(), "directory of the block cache (shared with other mounts and processes)")
+	size := fs.String("cache-size", "10GiB", "size limit of the block cache; least recently used blocks go first")
+	fs.DurationVar(&c.Refresh, "refresh", rofs.DefaultRefresh, "how stale listings and attributes may be; open files are polled this often for new versions")
+	fs.BoolVar(&c.Foreground, "foreground", false, "stay in the foreground and log to stderr")
+	fs.BoolVar(&c.Debug, "debug", false, "log every FUSE request")
+	fs.StringVar(&c.LogFile, "log", "", "daemon log file (default: syncfs.log in the runtime dir under the cache dir; stderr with --foreground)")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return nil, err
+	}
+	c.Mountpoint = pos[0]
+	if c.Remote == "" {
+		return nil, exitcode.New(exitcode.Usage, "mount: --remote URL is required (file:///abs/path or s3://bucket/prefix)")
+	}
+	if c.CacheSize, err = parseSize(*size); err != nil {
+		return nil, exitcode.New(exitcode.Usage, "mount: --cache-size: %v", err)
+	}
+	if c.Refresh < 100*time.Millisecond {
+		return nil, exitcode.New(exitcode.Usage, "mount: --refresh %v is too short (at least 100ms)", c.Refresh)
+	}
+	for _, p := range []*string{&c.Mountpoint, &c.CacheDir, &c.LogFile} {
+		if *p != "" {
+			if *p, err = filepath.Abs(*p); err != nil {
+				return nil, exitcode.Wrap(exitcode.Usage, err)
+			}
+		}
+	}
+	return c, nil
+}
+
+// runDir is the daemon's runtime directory: one per mountpoint.
+func (c *roConfig) runDir() string {
+	sum := sha256.Sum256([]byte(c.Mountpoint))
+	return filepath.Join(c.CacheDir, "run", hex.EncodeToString(sum[:8]))
+}
+
+func (c *roConfig) args(logPath string) []string {
+	a := []string{"mount", "--read-only", "--foreground", "--log", logPath, "--remote", c.Remote,
+		"--cache-dir", c.CacheDir, "--cache-size", strconv.FormatInt(c.CacheSize, 10), "--refresh", c.Refresh.String()}
+	if c.S3Endpoint != "" {
+		a = append(a, "--s3-endpoint", c.S3Endpoint)
+	}
+	if c.Debug {
+		a = append(a, "--debug")
+	}
+	return append(a, "--", c.Mountpoint)
+}
+
+func runMountRO(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	c, err := parseMountRO(args, stderr)
+	if err != nil {
+		return helpOK(err)
+	}
+	if err := checkMountpoint(c.Mountpoint); err != nil {
+		return err
+	}
+	if err := checkDirWritable("cache dir", c.CacheDir, true); err != nil {
+		return err
+	}
+	if within(c.CacheDir, c.Mountpoint) {
+		return exitcode.New(exitcode.Usage, "the cache dir %s must not be inside the mountpoint %s", c.CacheDir, c.Mountpoint)
+	}
+	if err := os.MkdirAll(c.runDir(), 0o700); err != nil {
+		return exitcode.New(exitcode.LocalDir, "runtime dir %s: %v", c.runDir(), errors.Unwrap(err))
+	}
+	if c.Foreground {
+		return runDaemonRO(ctx, c, readyFromEnv(), stderr)
+	}
+	logPath := c.LogFile
+	if logPath == "" {
+		logPath = filepath.Join(c.runDir(), "syncfs.log")
+	}
+	if err := launchDaemon(ctx, logPath, c.args(logPath)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "mounted %s read-only (remote %s, cache %s)\n", c.Mountpoint, c.Remote, c.CacheDir)
+	return nil
+}
+
+// launchDaemon re-executes this binary with args as a daemon detached
+// from the caller's terminal, pipes and process group (setsid; stdio to
+// logPath), and returns once the daemon says, through the readiness pipe,
+// that its mount is up (nil) or why it is not. It is startDaemon's
+// launch half, for daemons other than the writable mount's.
+func launchDaemon(ctx context.Context, logPath string, args []string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return exitcode.New(exitcode.LocalDir, "log file %s: %v", logPath, err)
+	}
+	defer logf.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), readyFdEnv+"=3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, logf, logf
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		pr.Close()
+		pw.Close()
+		return fmt.Errorf("starting the daemon: %w", err)
+	}
+	pw.Close()
+	defer pr.Close()
+	line := make(chan string, 1)
+	go func() {
+		s, _ := bufio.NewReader(pr).ReadString('\n')
+		line <- s
+	}()
+	var s string
+	select {
+	case s = <-line:
+	case <-ctx.Done():
+		cmd.Process.Signal(syscall.SIGTERM)
+		return ctx.Err()
+	}
+	var m readyMsg
+	if s == "" || json.Unmarshal([]byte(s), &m) != nil {
+		cmd.Wait()
+		return fmt.Errorf("the daemon exited before the mount was ready: %s (log: %s)", lastLine(logPath), logPath)
+	}
+	if m.Code != exitcode.OK {
+		cmd.Wait()
+		return exitcode.New(m.Code, "%s", m.Error)
+	}
+	cmd.Process.Release()
+	return nil
+}
+
+// roDaemon is a running read-only mount.
+type roDaemon struct {
+	c      *roConfig
+	log    *log.Logger
+	tree   *browse.Tree
+	fs     *rofs.FS
+	cache  *cache.Cache
+	server *fuse.Server
+
+	stopOnce sync.Once
+	stop     chan struct{}
+}
+
+// runDaemonRO mounts and serves until the mount goes away (unmount
+// command, SIGTERM, or an external umount).
+func runDaemonRO(ctx context.Context, c *roConfig, ready readyFunc, stderr io.Writer) (err error) {
+	defer func() { ready(err) }() // no-op once ready was told
+	logw := stderr
+	if c.LogFile != "" {
+		f, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return exitcode.New(exitcode.LocalDir, "log file %s: %v", c.LogFile, err)
+		}
+		defer f.Close()
+		logw = f
+	}
+	d := &roDaemon{c: c, log: log.New(logw, fmt.Sprintf("syncfs[%d] ", os.Getpid()), log.LstdFlags|log.Lmicroseconds), stop: make(chan struct{})}
+	run := c.runDir()
+	if err := os.MkdirAll(run, 0o700); err != nil {
+		return exitcode.New(exitcode.LocalDir, "runtime dir %s: %v", run, errors.Unwrap(err))
+	}
+	lock, err := os.OpenFile(filepath.Join(run, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return exitcode.New(exitcode.LocalDir, "runtime dir %s: %v", run, errors.Unwrap(err))
+	}
+	defer lock.Close()
+	if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return exitcode.New(exitcode.Busy, "another syncfs daemon serves %s (runtime dir %s)", c.Mountpoint, run)
+	}
+
+	if d.cache, err = cache.Open(c.CacheDir, c.CacheSize, cache.Options{Logger: d.log}); err != nil {
+		return exitcode.Wrap(exitcode.LocalDir, err)
+	}
+	defer d.cache.Close()
+	tree, rel, root, err := openTree(ctx, c.Remote, c.S3Endpoint, browse.Options{Cache: d.cache, DentryTTL: c.Refresh}, d.log)
+	if err != nil {
+		return err
+	}
+	if root.Kind != format.KindDir {
+		return exitcode.New(exitcode.Usage, "%s is a %v, not a directory: mount a directory of the tree", c.Remote, root.Kind)
+	}
+	d.tree = tree
+	d.fs = rofs.New(tree, rofs.Options{Refresh: c.Refresh, Logger: d.log, Root: root.ID})
+
+	ln, err := control.Listen(run)
+	if err != nil {
+		return exitcode.Wrap(exitcode.LocalDir, err)
+	}
+	defer os.Remove(filepath.Join(run, control.SocketName))
+	d.server, err = rofs.Mount(c.Mountpoint, d.fs, rofs.MountOptions{
+		FsName:     mountinfo.SourcePrefix + run,
+		AllowOther: allowOther(),
+		Debug:      c.Debug,
+	})
+	if err != nil {
+		ln.Close()
+		return exitcode.Wrap(exitcode.Mountpoint, err)
+	}
+	pidfile := filepath.Join(run, "pid")
+	os.WriteFile(pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644)
+	defer os.Remove(pidfile)
+	defer control.Serve(ln, d.handler())()
+
+	where := "/"
+	if rel != "" {
+		where = rel
+	}
+	d.log.Printf("mounted %s read-only: remote %s (tree %s, journal %s), cache %s (%s), refresh %v",
+		c.Mountpoint, c.Remote, where, tree.Root().Journal, c.CacheDir, humanBytes(c.CacheSize), c.Refresh)
+	ready(nil)
+
+	served := make(chan struct{})
+	go func() { d.server.Wait(); close(served) }()
+	for {
+		select {
+		case <-served:
+			d.log.Printf("unmounted %s", c.Mountpoint)
+			return nil
+		case <-ctx.Done():
+			d.log.Printf("signal: unmounting %s", c.Mountpoint)
+			if err := d.server.Unmount(); err != nil {
+				d.log.Printf("cannot unmount %s: %v; still serving it", c.Mountpoint, err)
+				ctx = context.Background()
+			}
+		case <-d.stop:
+			<-served
+			d.log.Printf("unmounted %s", c.Mountpoint)
+			return nil
+		}
+	}
+}
+
+// roStatus is what a read-only mount answers to GET /status: the fields
+// of Status that apply (nothing is ever dirty), and what it read.
+type roStatus struct {
+	PID          int         `json:"pid"`
+	Mountpoint   string      `json:"mountpoint"`
+	State        string      `json:"state"` // the runtime dir
+	Remote       string      `json:"remote"`
+	ReadOnly     bool        `json:"read_only"`
+	DirtyBytes   int64       `json:"dirty_bytes"`
+	PendingBytes int64       `json:"pending_bytes"`
+	Errors       []struct{}  `json:"errors"`
+	Files        []struct{}  `json:"files"`
+	Refresh      string      `json:"refresh"`
+	Mount        rofs.Stats  `json:"mount"`
+	Cache        cache.Stats `json:"cache"`
+}
+
+func (d *roDaemon) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		control.WriteJSON(w, http.StatusOK, roStatus{PID: os.Getpid(), Mountpoint: d.c.Mountpoint, State: d.c.runDir(),
+			Remote: d.c.Remote, ReadOnly: true, Errors: []struct{}{}, Files: []struct{}{}, Refresh: d.c.Refresh.String(),
+			Mount: d.fs.Stats(), Cache: d.cache.Stats()})
+	})
+	mux.HandleFunc("POST /unmount", func(w http.ResponseWriter, r *http.Request) {
+		if err := d.server.Unmount(); err != nil {
+			control.WriteError(w, http.StatusConflict, fmt.Errorf("cannot unmount %s: %v (a process still uses it; see fuser -vm %s)", d.c.Mountpoint, err, d.c.Mountpoint))
+			return
+		}
+		control.WriteJSON(w, http.StatusOK, map[string]int{"pid": os.Getpid()})
+		d.stopOnce.Do(func() { close(d.stop) })
+	})
+	return mux
+}
