@@ -151,7 +151,7 @@ func (t *Tree) decodeDentry(key, ename string, b []byte) (Entry, error) {
 // read less than DentryTTL ago).
 func (t *Tree) Lookup(ctx context.Context, dir format.ID, name string) (Entry, error) {
 	if err := format.CheckName(name); err != nil {
-		return Entry{}, fmt.Errorf("%q: %w", name, ErrNotExist)
+		return Entry{}, notExist("%q: no such entry", name)
 	}
 	key := format.DentryKey(dir, name)
 	if c, ok := t.dents.get(key); ok && time.Since(c.fetched) < t.opts.DentryTTL {
@@ -159,7 +159,7 @@ func (t *Tree) Lookup(ctx context.Context, dir format.ID, name string) (Entry, e
 	}
 	e, err := t.dentry(ctx, format.DirPrefix(dir), remote.ObjectInfo{Key: key}, true)
 	if errors.Is(err, remote.ErrNotFound) {
-		return Entry{}, fmt.Errorf("%q: %w", name, ErrNotExist)
+		return Entry{}, notExist("%q: no such entry", name)
 	}
 	return e, err
 }
@@ -175,7 +175,7 @@ func (t *Tree) Resolve(ctx context.Context, p string) (Entry, error) {
 		next, err := t.Lookup(ctx, e.ID, name)
 		if err != nil {
 			if errors.Is(err, ErrNotExist) {
-				return Entry{}, fmt.Errorf("%s: %w", p, ErrNotExist)
+				return Entry{}, notExist("%s: no such file or directory", p)
 			}
 			return Entry{}, err
 		}

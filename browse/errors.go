@@ -36,3 +36,13 @@ func (e *staleError) Error() string {
 func (e *staleError) Is(target error) bool { return target == ErrStale }
 
 func stale(key string) error { return &staleError{key} }
+
+// notExistError is ErrNotExist with its own words.
+type notExistError struct{ msg string }
+
+func (e *notExistError) Error() string { return e.msg }
+func (e *notExistError) Unwrap() error { return ErrNotExist }
+
+func notExist(format string, args ...any) error {
+	return &notExistError{fmt.Sprintf(format, args...)}
+}

@@ -119,11 +119,11 @@ func (f *File) plan(ctx context.Context, off int64, n int) ([]piece, error) {
 func (f *File) frameRef(x format.Extent) (frameRef, error) {
 	o, ok := f.m.Object(x.Seq)
 	if !ok {
-		f.t.warn.printf("%s: inode %v version %d: an extent refers to data object %d, which the manifest does not list", f.t.store, f.id, f.m.Version, x.Seq)
+		f.t.warn.corrupt("%s: inode %v version %d: an extent refers to data object %d, which the manifest does not list", f.t.store, f.id, f.m.Version, x.Seq)
 		return frameRef{}, fmt.Errorf("%w: inode %v: extent refers to unlisted data object %d", ErrCorrupt, f.id, x.Seq)
 	}
 	if stored := uint64(o.Stored); x.FrameOff > stored || uint64(x.FrameLen) > stored-x.FrameOff {
-		f.t.warn.printf("%s: inode %v version %d: a frame at %d+%d lies past the end of data object %d (%d bytes)", f.t.store, f.id, f.m.Version, x.FrameOff, x.FrameLen, x.Seq, o.Stored)
+		f.t.warn.corrupt("%s: inode %v version %d: a frame at %d+%d lies past the end of data object %d (%d bytes)", f.t.store, f.id, f.m.Version, x.FrameOff, x.FrameLen, x.Seq, o.Stored)
 		return frameRef{}, fmt.Errorf("%w: inode %v: frame past the end of data object %d", ErrCorrupt, f.id, x.Seq)
 	}
 	return frameRef{seq: x.Seq, off: x.FrameOff, stored: x.FrameLen, raw: x.RawLen, codec: x.Codec, crc: x.CRC}, nil

@@ -35,11 +35,11 @@ func (t *Tree) Follow(ctx context.Context, f *File, read func(*File) error) (*Fi
 			if errors.As(err, &se) {
 				missing = se.key
 			}
-			t.warn.printf("%s: inode %v version %d refers to missing %s", t.store, f.id, m.Version, missing)
+			t.warn.corrupt("%s: inode %v version %d refers to missing %s", t.store, f.id, m.Version, missing)
 			return f, fmt.Errorf("%w: version %d of inode %v refers to missing %s", ErrCorrupt, m.Version, f.id, missing)
 		}
 		if m.Kind != format.KindFile {
-			return f, fmt.Errorf("inode %v is now a %v: %w", f.id, m.Kind, ErrNotExist)
+			return f, notExist("inode %v is now a %v", f.id, m.Kind)
 		}
 		if attempt == maxFollow {
 			return f, fmt.Errorf("inode %v changed %d times during one read: %w", f.id, maxFollow, err)

@@ -242,7 +242,7 @@ func (t *Tree) fetchRun(ctx context.Context, id format.ID, refs []frameRef, run 
 	for _, i := range run {
 		results[i] = nil
 	}
-	t.warn.printf("%s: %v", t.store, decodeErr)
+	t.warn.corrupt("%s: %v", t.store, decodeErr)
 	return decodeErr
 }
 
@@ -265,7 +265,7 @@ func (t *Tree) getRange(ctx context.Context, key string, off, n int64) ([]byte, 
 	buf := make([]byte, n)
 	if got, err := io.ReadFull(rc, buf); err != nil {
 		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			t.warn.printf("%s: %s holds %d bytes at %d, its manifest says %d", t.store, key, got, off, n)
+			t.warn.corrupt("%s: %s holds %d bytes at %d, its manifest says %d", t.store, key, got, off, n)
 			return nil, fmt.Errorf("%w: %s is shorter than its manifest says", ErrCorrupt, key)
 		}
 		return nil, err

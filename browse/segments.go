@@ -45,17 +45,17 @@ func (f *File) Segment(ctx context.Context, seg int) (*format.Segment, error) {
 	}
 	if err != nil {
 		if errors.Is(err, ErrCorrupt) {
-			t.warn.printf("%s: %v", t.store, err)
+			t.warn.corrupt("%s: %v", t.store, err)
 		}
 		return nil, err
 	}
 	if format.CRC(b) != ref.CRC {
-		t.warn.printf("%s: %s: crc does not match the inode manifest's", t.store, key)
+		t.warn.corrupt("%s: %s: crc does not match the inode manifest's", t.store, key)
 		return nil, fmt.Errorf("%w: %s: crc does not match the inode manifest's", ErrCorrupt, key)
 	}
 	s, err := format.DecodeSegment(b, uint32(seg), ref.Version, f.m.Size)
 	if err != nil {
-		t.warn.printf("%s: %s: %v", t.store, key, err)
+		t.warn.corrupt("%s: %s: %v", t.store, key, err)
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	t.segs.put(k, s)

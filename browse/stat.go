@@ -21,16 +21,16 @@ func (t *Tree) Stat(ctx context.Context, id format.ID) (*format.Manifest, error)
 	case errors.Is(err, remote.ErrNotFound) && id == format.RootID:
 		return &format.Manifest{Version: 1, Kind: format.KindDir, Mode: 0o755, Mtime: t.root.Created}, nil
 	case errors.Is(err, remote.ErrNotFound):
-		return nil, fmt.Errorf("inode %v has no manifest: %w", id, ErrNotExist)
+		return nil, notExist("inode %v has no manifest (deleted, or not committed yet)", id)
 	case errors.Is(err, errTooLarge):
-		t.warn.printf("%s: %v: refused", t.store, err)
+		t.warn.corrupt("%s: %v: refused", t.store, err)
 		return nil, err
 	case err != nil:
 		return nil, err
 	}
 	m, err := format.DecodeManifest(b)
 	if err != nil {
-		t.warn.printf("%s: %s: %v", t.store, key, err)
+		t.warn.corrupt("%s: %s: %v", t.store, key, err)
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
 	return m, nil

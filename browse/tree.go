@@ -29,6 +29,10 @@ type Options struct {
 	// Logger receives one line per hostile or broken object met; nil
 	// discards them.
 	Logger *log.Logger
+	// Quiet leaves out of the log the objects that break a read (the
+	// read's error says it, and a command prints that); entries left out
+	// of listings are still logged.
+	Quiet bool
 	// Wrap, if set, wraps the store OpenURL found the tree in (with
 	// retries, say) once the root marker is read: probing for the root
 	// is never retried, so a wrong URL fails at once.
@@ -96,7 +100,7 @@ func newTree(store remote.Store, root format.Root, opts Options) *Tree {
 		root:        root,
 		opts:        opts,
 		ns:          hex.EncodeToString(sum[:8]),
-		warn:        newWarner(opts.Logger),
+		warn:        newWarner(opts.Logger, opts.Quiet),
 		getSem:      make(chan struct{}, opts.Concurrency),
 		prefetchSem: make(chan struct{}, prefetchers),
 		mem:         newMemCache(opts.MemCache),

@@ -9,14 +9,26 @@ import (
 // warner logs each distinct problem once: a listing that meets the same
 // hostile entry on every refresh must not flood the log.
 type warner struct {
-	l    *log.Logger
-	mu   sync.Mutex
-	seen map[string]bool
+	l     *log.Logger
+	quiet bool // leave out corrupt(): the caller reports those errors
+	mu    sync.Mutex
+	seen  map[string]bool
 }
 
-func newWarner(l *log.Logger) *warner { return &warner{l: l, seen: map[string]bool{}} }
+func newWarner(l *log.Logger, quiet bool) *warner {
+	return &warner{l: l, quiet: quiet, seen: map[string]bool{}}
+}
 
-// printf logs a message once per distinct text.
+// corrupt logs a broken object met while reading a file or its
+// manifests, whose error the read also returns.
+func (w *warner) corrupt(format string, args ...any) {
+	if !w.quiet {
+		w.printf(format, args...)
+	}
+}
+
+// printf logs a message once per distinct text: entries left out of a
+// listing, which nobody else reports.
 func (w *warner) printf(format string, args ...any) {
 	if w.l == nil {
 		return

@@ -27,7 +27,7 @@ func runCat(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *offset < 0 || *length < -1 {
 		return exitcode.New(exitcode.Usage, "cat: --offset and --length must not be negative")
 	}
-	tree, _, e, err := openTree(ctx, pos[0], *endpoint, browse.Options{}, stderrLogger("cat"))
+	tree, _, e, err := openTree(ctx, pos[0], *endpoint, browse.Options{Quiet: true}, stderrLogger("cat"))
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	logger := stderrLogger("get")
-	tree, rel, _, err := openTree(ctx, pos[0], *endpoint, browse.Options{Concurrency: *parallel}, logger)
+	tree, rel, _, err := openTree(ctx, pos[0], *endpoint, browse.Options{Concurrency: *parallel, Quiet: true}, logger)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return helpOK(err)
 	}
 	logger := stderrLogger("ls")
-	tree, rel, e, err := openTree(ctx, pos[0], *endpoint, browse.Options{}, logger)
+	tree, rel, e, err := openTree(ctx, pos[0], *endpoint, browse.Options{Quiet: true}, logger)
 	if err != nil {
 		return err
 	}
