@@ -12,7 +12,7 @@ import (
 // returns the entry's ID (0 when it is not journaled).
 func (fs *FS) adoptTree(parent *node, name, rel string) (journal.ID, error) {
 	pid := parent.jid()
-	if pid == 0 || fs.exclude.match(rel) {
+	if pid == 0 || fs.exclude.Match(rel) {
 		return 0, nil
 	}
 	dir, _ := beneath.Split(rel)
@@ -31,7 +31,7 @@ func (fs *FS) adoptAt(dirfd int, pid journal.ID, name, rel string) (journal.ID, 
 		return 0, err
 	}
 	kind := kindOf(st.Mode)
-	if kind == 0 || fs.exclude.match(rel) {
+	if kind == 0 || fs.exclude.Match(rel) {
 		return 0, nil
 	}
 	target := ""

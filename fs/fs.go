@@ -3,6 +3,7 @@ package fs
 import (
 	"fmt"
 	"github.com/syncfs/syncfs/internal/beneath"
+	"github.com/syncfs/syncfs/internal/exclude"
 	"log"
 	"os"
 	"sync/atomic"
@@ -28,19 +29,31 @@ type Options struct {
 	// passthrough; see passthrough.go. Zero means 2s.
 	PassthroughQuiet time.Duration
 	Logger           *log.Logger // nil: the standard logger
+	// OnNamespace, when set, is called with the directory (relative to
+	// the root) of every entry the mount creates, removes or renames, so
+	// that a watcher of the backing dir knows those events are the
+	// mount's own.
+	OnNamespace func(dir string)
+	// OnWrite, when set, is called after every change the mount makes to
+	// a journaled file's content or attributes, with the file's ctime
+	// after it: a watcher of the backing dir tells the mount's own
+	// changes from others' by it.
+	OnWrite func(id journal.ID, ctime int64)
 }
 
 // FS is the state of one writable mount, shared by all its nodes.
 type FS struct {
 	b           *beneath.Dir
 	j           *journal.Journal
-	exclude     *excluder
+	exclude     *exclude.Matcher
 	passthrough atomic.Bool
 	quiet       time.Duration
 	log         *log.Logger
 	asRoot      bool // running as root: creations get the caller's owner
 	writeback   atomic.Bool
 	stats       Stats
+	onNamespace func(dir string)
+	onWrite     func(id journal.ID, ctime int64)
 }
 
 // Stats counts what the mount did, for status and benchmarks.
@@ -62,7 +75,7 @@ func New(opts Options) (*FS, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex, err := newExcluder(opts.Exclude)
+	ex, err := exclude.New(opts.Exclude)
 	if err != nil {
 		b.Close()
 		return nil, err
@@ -75,6 +88,11 @@ func New(opts Options) (*FS, error) {
 		fs.log = log.Default()
 	}
 	fs.passthrough.Store(opts.Passthrough)
+	fs.onNamespace = opts.OnNamespace
+	if fs.onNamespace == nil {
+		fs.onNamespace = func(string) {}
+	}
+	fs.onWrite = opts.OnWrite
 	syscall.Umask(0)
 	return fs, nil
 }
@@ -130,4 +148,15 @@ func fillAttr(out *fuse.Attr, st *unix.Stat_t, ino uint64) {
 	sst.Ctim = syscall.Timespec(st.Ctim)
 	out.FromStat(&sst)
 	out.Ino = ino
+}
+
+// noteWrite reports a change the mount made to fd's file.
+func (fs *FS) noteWrite(id journal.ID, fd int) {
+	if fs.onWrite == nil || id == 0 {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) == nil {
+		fs.onWrite(id, st.Ctim.Nano())
+	}
 }

@@ -78,16 +78,17 @@ func (n *node) dirRel() (string, syscall.Errno) {
 func (n *node) childID(rel, name string, st *unix.Stat_t, dirfd int) (journal.ID, error) {
 	parent := n.jid()
 	kind := kindOf(st.Mode)
-	if parent == 0 || kind == 0 || n.fs.exclude.match(rel) {
+	if parent == 0 || kind == 0 || n.fs.exclude.Match(rel) {
 		return 0, nil
 	}
 	j := n.fs.j
-	if id, k, ok := j.Lookup(parent, name); ok {
-		if k == kind {
-			return id, nil
-		}
+	id, k, ok := j.Lookup(parent, name)
+	if ok && k == kind {
+		return id, nil
+	}
+	if ok {
 		// Replaced behind the mount's back by something of another kind.
-		if err := j.Remove(parent, name); err != nil {
+		if err := j.RemoveIf(parent, name, id); err != nil {
 			return 0, journalErr(err)
 		}
 	}
@@ -99,7 +100,7 @@ func (n *node) childID(rel, name string, st *unix.Stat_t, dirfd int) (journal.ID
 		}
 		target = t
 	}
-	id, err := j.Adopt(parent, name, kind, target, st.Size)
+	id, _, err := j.AdoptIfAbsent(parent, name, kind, target, st.Size)
 	return id, journalErr(err)
 }
 

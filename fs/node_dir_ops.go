@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"github.com/syncfs/syncfs/internal/beneath"
 	"syscall"
 
@@ -13,7 +14,7 @@ import (
 
 // journaledChild reports whether a new entry name in n is journaled.
 func (n *node) journaledChild(rel string) bool {
-	return n.jid() != 0 && !n.fs.exclude.match(rel)
+	return n.jid() != 0 && !n.fs.exclude.Match(rel)
 }
 
 var _ = (gofs.NodeCreater)((*node)(nil))
@@ -27,6 +28,7 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	if err := n.fs.j.Err(); err != nil && n.journaledChild(rel) {
 		return nil, nil, 0, n.fs.toErrno("create", rel, journalErr(err))
 	}
+	n.fs.onNamespace(dir)
 	flags = n.fs.openFlags(flags)
 	dirfd, err := n.fs.b.OpenDir(dir)
 	if err != nil {
@@ -93,6 +95,7 @@ func (n *node) makeEntry(ctx context.Context, op, name string, mode uint32, out 
 		return nil, errno
 	}
 	rel := beneath.Join(dir, name)
+	n.fs.onNamespace(dir)
 	journaled := kind != 0 && n.journaledChild(rel)
 	if err := n.fs.j.Err(); err != nil && journaled {
 		return nil, n.fs.toErrno(op, rel, journalErr(err))
@@ -141,6 +144,7 @@ func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string,
 		return nil, errno
 	}
 	rel := beneath.Join(dir, name)
+	n.fs.onNamespace(dir)
 	trel, ok := t.rel()
 	if !ok {
 		// No name to link from: an O_TMPFILE file gets its first name.
@@ -213,6 +217,7 @@ func (n *node) remove(ctx context.Context, op, name string, flags int) syscall.E
 		return errno
 	}
 	rel := beneath.Join(dir, name)
+	n.fs.onNamespace(dir)
 	err := n.fs.b.WithDir(dir, func(dirfd int) error {
 		return unix.Unlinkat(dirfd, name, flags)
 	})
@@ -221,7 +226,8 @@ func (n *node) remove(ctx context.Context, op, name string, flags int) syscall.E
 	}
 	if parent := n.jid(); parent != 0 {
 		if _, _, ok := n.fs.j.Lookup(parent, name); ok {
-			if err := n.fs.j.Remove(parent, name); err != nil {
+			err := n.fs.j.Remove(parent, name)
+			if err != nil && !errors.Is(err, journal.ErrNotFound) { // a reconciler may have been first
 				return n.fs.toErrno(op, rel, journalErr(err))
 			}
 		}
@@ -248,6 +254,8 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 		return errno
 	}
 	rel, nrel := beneath.Join(dir, name), beneath.Join(ndir, newName)
+	n.fs.onNamespace(dir)
+	n.fs.onNamespace(ndir)
 	err := n.fs.b.WithDir(dir, func(dirfd int) error {
 		return n.fs.b.WithDir(ndir, func(ndirfd int) error {
 			return unix.Renameat2(dirfd, name, ndirfd, newName, uint(flags))
@@ -258,6 +266,12 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 	}
 	exchange := flags&unix.RENAME_EXCHANGE != 0
 	if err := n.fs.renameJournal(n, name, rel, np, newName, nrel, exchange); err != nil {
+		if errors.Is(err, journal.ErrNotFound) {
+			// A reconciler changed the journal in between; the backing
+			// dir is right and the watcher brings the journal in line.
+			n.fs.logf("rename %q: %v", rel, err)
+			return 0
+		}
 		return n.fs.toErrno("rename", rel, journalErr(err))
 	}
 	return 0
@@ -269,8 +283,8 @@ func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbe
 func (fs *FS) renameJournal(src *node, name, rel string, dst *node, newName, nrel string, exchange bool) error {
 	j := fs.j
 	srcID, dstID := src.jid(), dst.jid()
-	srcIn := srcID != 0 && !fs.exclude.match(rel)  // a journaled name
-	dstIn := dstID != 0 && !fs.exclude.match(nrel) // a journaled name
+	srcIn := srcID != 0 && !fs.exclude.Match(rel)  // a journaled name
+	dstIn := dstID != 0 && !fs.exclude.Match(nrel) // a journaled name
 	_, _, srcKnown := j.Lookup(srcID, name)
 	if !srcIn {
 		srcKnown = false

@@ -51,24 +51,26 @@ func (j *Journal) Claim(id ID) (c Claim, ok bool, err error) {
 // Ack records that the claim is committed in the remote: its in-flight
 // record is deleted. Ranges written since the claim stay dirty.
 func (j *Journal) Ack(c Claim) error {
-	return j.update(func(tx *bolt.Tx) error {
-		inflight := tx.Bucket(bucketInFlight)
-		v := inflight.Get(idKey(c.ID))
-		if v == nil {
-			return nil // unlinked meanwhile
+	return j.update(func(tx *bolt.Tx) error { return j.ackTx(tx, c) })
+}
+
+func (j *Journal) ackTx(tx *bolt.Tx, c Claim) error {
+	inflight := tx.Bucket(bucketInFlight)
+	v := inflight.Get(idKey(c.ID))
+	if v == nil {
+		return nil // unlinked meanwhile
+	}
+	if p, err := decodePending(v); err != nil || p.Token != c.token {
+		return fmt.Errorf("ack of %v: claim %d is not the one in flight", c.ID, c.token)
+	}
+	if tx.Bucket(bucketDirty).Get(idKey(c.ID)) == nil {
+		j.mu.Lock()
+		if _, waiting := j.pend[c.ID]; !waiting {
+			j.forgetActivityLocked(c.ID)
 		}
-		if p, err := decodePending(v); err != nil || p.Token != c.token {
-			return fmt.Errorf("ack of %v: claim %d is not the one in flight", c.ID, c.token)
-		}
-		if tx.Bucket(bucketDirty).Get(idKey(c.ID)) == nil {
-			j.mu.Lock()
-			if _, waiting := j.pend[c.ID]; !waiting {
-				j.forgetActivityLocked(c.ID)
-			}
-			j.mu.Unlock()
-		}
-		return inflight.Delete(idKey(c.ID))
-	})
+		j.mu.Unlock()
+	}
+	return inflight.Delete(idKey(c.ID))
 }
 
 // Unclaim returns a claim that could not be shipped to the dirty set, to be

@@ -184,6 +184,7 @@ func dropLink(tx *bolt.Tx, id, parent ID, name string) (bool, error) {
 		for _, b := range [][]byte{bucketInodes, bucketDirty, bucketInFlight, bucketOpen} {
 			tx.Bucket(b).Delete(idKey(id))
 		}
+		dropShipped(tx, id)
 		return true, nil
 	}
 	n.Nlink--
@@ -388,4 +389,52 @@ func (j *Journal) CreateOpen(parent ID, name string) (ID, error) {
 		return 0, err
 	}
 	return id, nil
+}
+
+// RemoveIf is Remove of (parent, name) only if it still names inode id:
+// a reconciler that listed the journal a moment ago must not remove a
+// name the mount has since given to another inode.
+func (j *Journal) RemoveIf(parent ID, name string, id ID) error {
+	return j.update(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketDentries).Get(dentryKey(parent, name))
+		if v == nil {
+			return nil
+		}
+		cur, kind, err := decodeDentry(v)
+		if err != nil || cur != id {
+			return err
+		}
+		_, dead, err := unlinkName(tx, parent, name)
+		if err != nil {
+			return err
+		}
+		t := OpUnlink
+		if kind == KindDir {
+			t = OpRmdir
+		}
+		j.logOp(tx, Op{Type: t, ID: id, Kind: kind, Parent: parent, Name: name, Dead: dead})
+		return nil
+	})
+}
+
+// AdoptIfAbsent is Adopt of (parent, name) only if the name is still
+// unknown; otherwise it returns the inode the name has, and false.
+func (j *Journal) AdoptIfAbsent(parent ID, name string, kind Kind, target string, size int64) (ID, bool, error) {
+	var id ID
+	adopted := false
+	err := j.update(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketDentries).Get(dentryKey(parent, name)); v != nil {
+			var err error
+			id, _, err = decodeDentry(v)
+			return err
+		}
+		var err error
+		id, err = j.createTx(tx, parent, name, kind, target, size)
+		adopted = err == nil
+		return err
+	})
+	if err != nil {
+		return 0, false, err
+	}
+	return id, adopted, nil
 }

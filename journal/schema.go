@@ -17,9 +17,10 @@ var (
 	bucketInFlight = []byte("inflight") // ID -> pending record + claim token
 	bucketOps      = []byte("ops")      // seq (8, BE) -> op record
 	bucketOpen     = []byte("open")     // ID -> empty: open for write
-	bucketShipped  = []byte("shipped")  // ID -> what the remote last acknowledged (uploader's)
+	bucketShipped  = []byte("shipped")  // ID -> Seen: the file state the journal is complete for
+	bucketHashes   = []byte("hashes")   // ID (8) + segment (4, BE) -> block hashes last shipped
 
-	allBuckets = [][]byte{bucketMeta, bucketDentries, bucketInodes, bucketDirty, bucketInFlight, bucketOps, bucketOpen, bucketShipped}
+	allBuckets = [][]byte{bucketMeta, bucketDentries, bucketInodes, bucketDirty, bucketInFlight, bucketOps, bucketOpen, bucketShipped, bucketHashes}
 
 	keyVersion = []byte("version")
 	keyNextID  = []byte("next_id")

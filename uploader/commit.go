@@ -12,6 +12,7 @@ import (
 	"github.com/syncfs/syncfs/internal/ranges"
 	"github.com/syncfs/syncfs/journal"
 	"github.com/syncfs/syncfs/remote"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -44,7 +45,7 @@ func (u *Uploader) commit(ctx context.Context, id journal.ID) error {
 		// if the file grew back; ship them as such (holes: no reads).
 		dirty = dirty.Clone().Add(c.MinSize, 1<<62-c.MinSize)
 	}
-	path, err := u.ship(ctx, id, dirty)
+	path, shipped, err := u.ship(ctx, id, dirty)
 	if err != nil {
 		if uerr := u.j.Unclaim(c); uerr != nil {
 			u.log.Printf("returning the claim of %s: %v", pathOr(path, id), uerr)
@@ -52,7 +53,11 @@ func (u *Uploader) commit(ctx context.Context, id journal.ID) error {
 		u.noteError(id, path, err)
 		return err
 	}
-	if err := u.j.Ack(c); err != nil {
+	ack := u.j.Ack(c)
+	if shipped != nil {
+		ack = u.j.AckShipped(c, *shipped)
+	}
+	if err := ack; err != nil {
 		u.noteError(id, path, err)
 		return err
 	}
@@ -63,37 +68,38 @@ func (u *Uploader) commit(ctx context.Context, id journal.ID) error {
 
 // ship writes inode id to the store as it is now in the backing
 // directory, re-reading the byte ranges dirty (and whatever else the
-// format needs rewritten). Callers hold the inode's lock.
-func (u *Uploader) ship(ctx context.Context, id journal.ID, dirty ranges.Set) (string, error) {
+// format needs rewritten), and returns what it shipped (nil when the
+// inode is gone). Callers hold the inode's lock.
+func (u *Uploader) ship(ctx context.Context, id journal.ID, dirty ranges.Set) (string, *journal.Shipped, error) {
 	fid := format.ID(id)
 	kind, err := u.j.Kind(id)
 	if errors.Is(err, journal.ErrNotFound) {
-		return "", nil // unlinked since the claim: the op removes it remotely
+		return "", nil, nil // unlinked since the claim: the op removes it remotely
 	}
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	path, err := u.j.Path(id)
 	if errors.Is(err, journal.ErrNotFound) {
-		return "", nil
+		return "", nil, nil
 	}
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	loc, err := u.openLocal(path, kind)
 	if err != nil {
-		return path, err
+		return path, nil, err
 	}
 	defer loc.close()
 
 	old, err := u.cache.root(ctx, fid)
 	if err != nil {
-		return path, err
+		return path, nil, err
 	}
 	if u.takeSweep(id) {
 		if err := u.sweepOrphans(ctx, fid, old); err != nil {
 			u.markSweep(id)
-			return path, err
+			return path, nil, err
 		}
 	}
 	m := &format.Manifest{Kind: format.Kind(kind), Version: 1, NextSeq: 1}
@@ -104,32 +110,39 @@ func (u *Uploader) ship(ctx context.Context, id journal.ID, dirty ranges.Set) (s
 	}
 	loc.attrs(m)
 
+	shipped := &journal.Shipped{Seen: seenOf(&loc.st)}
 	var gc []string
 	if kind == journal.KindFile {
 		d, err := u.shipData(ctx, fid, loc, dirty, old, m)
 		if err != nil {
-			return path, err
+			return path, nil, err
 		}
 		gc = d.garbage
+		shipped.Segments, shipped.Hashes = len(m.Segments), d.hashes
 	}
 	m.SetDigest()
 	u.failpoint("after-put")
 	body := m.Encode()
 	if err := u.store.Put(ctx, format.InodeKey(fid), bytes.NewReader(body), int64(len(body)), remote.PutOptions{}); err != nil {
 		u.cache.forget(fid) // segments may be half written: reload from the store
-		return path, err
+		return path, nil, err
 	}
 	u.stats.SentBytes.Add(int64(len(body)))
 	u.cache.setRoot(fid, m)
 	u.failpoint("after-manifest")
 	u.deleteKeys(ctx, id, gc)
-	return path, nil
+	return path, shipped, nil
+}
+
+func seenOf(st *unix.Stat_t) journal.Seen {
+	return journal.Seen{Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
 }
 
 // dataResult is what shipping a file's bytes leaves to do after the
 // inode manifest is committed.
 type dataResult struct {
-	garbage []string // keys the new manifest no longer refers to
+	garbage []string       // keys the new manifest no longer refers to
+	hashes  map[int][]byte // block hashes of the segments rewritten
 }
 
 // shipData puts the data objects and segment manifests for the file's
@@ -172,7 +185,7 @@ func (u *Uploader) shipData(ctx context.Context, id format.ID, loc *localFile, d
 			touched[int((size-1)/segmentSize)] = true
 		}
 	}
-	res := &dataResult{}
+	res := &dataResult{hashes: map[int][]byte{}}
 	segs := map[int]*format.Segment{}
 	account := func(removed []format.Extent) {
 		for _, x := range removed {
@@ -264,6 +277,7 @@ func (u *Uploader) shipData(ctx context.Context, id format.ID, loc *localFile, d
 
 	// Segment manifests: new versions of what changed.
 	for i, s := range segs {
+		res.hashes[i] = flatHashes(s.Hashes)
 		if old != nil && i < len(old.Segments) && old.Segments[i].Version != 0 {
 			res.garbage = append(res.garbage, format.SegmentKey(id, uint32(i), old.Segments[i].Version))
 		}
@@ -282,6 +296,14 @@ func (u *Uploader) shipData(ctx context.Context, id format.ID, loc *localFile, d
 	}
 	m.Segments = refs
 	return res, nil
+}
+
+func flatHashes(h [][format.HashSize]byte) []byte {
+	b := make([]byte, 0, len(h)*format.HashSize)
+	for _, x := range h {
+		b = append(b, x[:]...)
+	}
+	return b
 }
 
 // allZeroHashes: every block of s is zeros (a segment that needs no

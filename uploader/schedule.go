@@ -136,7 +136,7 @@ func (u *Uploader) ensureRootInode(ctx context.Context) error {
 	}
 	unlock := u.locks.lock(journal.RootID)
 	defer unlock()
-	if _, err := u.ship(ctx, journal.RootID, nil); err != nil {
+	if _, _, err := u.ship(ctx, journal.RootID, nil); err != nil {
 		u.noteError(journal.RootID, "/", err)
 		return err
 	}

@@ -29,6 +29,16 @@ type Journal interface {
 	Settled(barrier uint64) (bool, error)
 	Recovered() []journal.ID
 	SetOnChange(func())
+
+	// For shipping records and reconciliation.
+	AckShipped(journal.Claim, journal.Shipped) error
+	Hashes(journal.ID, int) []byte
+	LastSeen(journal.ID) (journal.Seen, bool)
+	SetSeen(map[journal.ID]journal.Seen) error
+	RecordWrite(id journal.ID, off, n int64)
+	Truncate(id journal.ID, oldSize, size int64) error
+	Setattr(journal.ID) error
+	Sync() error
 }
 
 var _ Journal = (*journal.Journal)(nil)

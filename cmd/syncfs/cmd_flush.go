@@ -36,7 +36,8 @@ func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, as
 		return err
 	}
 	// Writes still in the kernel's page cache (writeback cache, mmap) go
-	// to the daemon first, so that they are before the barrier.
+	// to the daemon first, so that they are before the barrier. (For a
+	// watched directory this makes its pending writes reach the disk.)
 	if fd, err := unix.Open(mnt, unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
 		unix.Syncfs(fd)
 		unix.Close(fd)

@@ -38,6 +38,7 @@ type mountConfig struct {
 	Level       string
 	MetricsAddr string
 	Upload      bool
+	Watch       bool // syncfs watch: no mount, Backing is the watched dir
 }
 
 const mountArgs = "--backing DIR --remote URL [--state DIR] [--exclude GLOB]... [--foreground] MOUNTPOINT"
@@ -106,6 +107,23 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 // args turns c back into the daemon's command line, with every path
 // absolute (the daemon runs in /).
 func (c *mountConfig) args(logPath string) []string {
+	if c.Watch {
+		a := []string{"watch", "--foreground", "--log", logPath, "--remote", c.Remote, "--state", c.State,
+			"--upload-delay", c.UploadDelay.String(), "--max-age", c.MaxAge.String(), "--zstd-level", c.Level}
+		for _, e := range c.Excludes {
+			a = append(a, "--exclude", e)
+		}
+		if c.S3Endpoint != "" {
+			a = append(a, "--s3-endpoint", c.S3Endpoint)
+		}
+		if c.Force {
+			a = append(a, "--force")
+		}
+		if c.MetricsAddr != "" {
+			a = append(a, "--metrics-addr", c.MetricsAddr)
+		}
+		return append(a, "--", c.Backing)
+	}
 	a := []string{"mount", "--foreground", "--log", logPath,
 		"--backing", c.Backing, "--remote", c.Remote, "--state", c.State,
 		"--passthrough=" + strconv.FormatBool(c.Passthrough),
@@ -232,6 +250,10 @@ func startDaemon(ctx context.Context, c *mountConfig, stdout io.Writer) error {
 		return exitcode.New(m.Code, "%s", m.Error)
 	}
 	cmd.Process.Release()
+	if c.Watch {
+		fmt.Fprintf(stdout, "watching %s (remote %s, state %s)\n", c.Backing, c.Remote, c.State)
+		return nil
+	}
 	fmt.Fprintf(stdout, "mounted %s (backing %s, remote %s, state %s)\n", c.Mountpoint, c.Backing, c.Remote, c.State)
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 
 	"github.com/syncfs/syncfs/internal/control"
 	"github.com/syncfs/syncfs/internal/exitcode"
@@ -47,20 +49,29 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-// clientFor finds the daemon serving mountpoint.
-func clientFor(mountpoint string) (*control.Client, error) {
-	m, ok, err := mountinfo.Find(mountpoint)
+// clientFor finds the daemon serving a mountpoint, or watching a
+// directory (syncfs watch: its state dir is beside it unless --state
+// said otherwise, so pass that to find it).
+func clientFor(path string) (*control.Client, error) {
+	m, ok, err := mountinfo.Find(path)
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, exitcode.New(exitcode.Mountpoint, "%s is not mounted", mountpoint)
+	if ok {
+		state, ok := m.StateDir()
+		if !ok {
+			return nil, exitcode.New(exitcode.Mountpoint, "%s is not a writable syncfs mount (it is %s from %s)", path, m.FSType, m.Source)
+		}
+		return &control.Client{Dir: state}, nil
 	}
-	state, ok := m.StateDir()
-	if !ok {
-		return nil, exitcode.New(exitcode.Mountpoint, "%s is not a writable syncfs mount (it is %s from %s)", mountpoint, m.FSType, m.Source)
+	if abs, err := filepath.Abs(path); err == nil {
+		dir, base := filepath.Split(abs)
+		state := filepath.Join(dir, "."+base+".syncfs")
+		if _, err := os.Stat(filepath.Join(state, control.SocketName)); err == nil {
+			return &control.Client{Dir: state}, nil
+		}
 	}
-	return &control.Client{Dir: state}, nil
+	return nil, exitcode.New(exitcode.Mountpoint, "%s is not mounted (nor watched by syncfs watch)", path)
 }
 
 func humanBytes(n int64) string {

@@ -29,18 +29,18 @@ func runUnmount(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return err
 	}
 	if !ok {
-		// Idempotent: an epilog may run it twice, or after a crash.
+		// A watched directory stops the same way; anything else is not
+		// mounted, which is fine: an epilog may run this twice, or after
+		// a crash.
+		if c, err := clientFor(mnt); err == nil {
+			return stopDaemon(ctx, c, mnt, *withFlush, *timeout, stdout)
+		}
 		fmt.Fprintf(stdout, "%s is not mounted\n", mnt)
 		return nil
 	}
 	state, ok := m.StateDir()
 	if !ok {
 		return exitcode.New(exitcode.Mountpoint, "%s is not a writable syncfs mount (it is %s from %s)", mnt, m.FSType, m.Source)
-	}
-	if *withFlush {
-		if err := flush(ctx, mnt, true, *timeout, false, stdout); err != nil {
-			return fmt.Errorf("not unmounting: %w", err)
-		}
 	}
 	c := &control.Client{Dir: state}
 	var out struct {
@@ -75,5 +75,25 @@ func detach(point string) error {
 	if err != nil {
 		return fmt.Errorf("fusermount3 -u -z: %v: %s", err, out)
 	}
+	return nil
+}
+
+// stopDaemon stops a syncfs watch, after a flush if asked.
+func stopDaemon(ctx context.Context, c *control.Client, dir string, withFlush bool, timeout time.Duration, stdout io.Writer) error {
+	if withFlush {
+		if err := flush(ctx, dir, true, timeout, false, stdout); err != nil {
+			return fmt.Errorf("not stopping: %w", err)
+		}
+	}
+	var out struct {
+		PID int `json:"pid"`
+	}
+	if err := c.Do(ctx, http.MethodPost, "/unmount", nil, &out); err != nil {
+		return err
+	}
+	if err := waitExit(out.PID, 5*time.Minute); err != nil {
+		return exitcode.New(exitcode.Timeout, "daemon pid %d did not exit within 5m", out.PID)
+	}
+	fmt.Fprintf(stdout, "stopped watching %s\n", dir)
 	return nil
 }

@@ -20,25 +20,33 @@ import (
 	"github.com/syncfs/syncfs/fs"
 	"github.com/syncfs/syncfs/internal/beneath"
 	"github.com/syncfs/syncfs/internal/control"
+	"github.com/syncfs/syncfs/internal/exclude"
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/internal/mountinfo"
 	"github.com/syncfs/syncfs/journal"
+	"github.com/syncfs/syncfs/reconcile"
 	"github.com/syncfs/syncfs/remote"
 	"github.com/syncfs/syncfs/uploader"
+	"golang.org/x/sys/unix"
 )
 
-// daemon is a running writable mount.
+// daemon is a running writable mount, or a watcher of a plain directory
+// (syncfs watch, for nodes without FUSE): the same journal, uploader and
+// control socket, with the FUSE layer or without it.
 type daemon struct {
-	c      *mountConfig
-	log    *log.Logger
-	j      *journal.Journal
-	fs     *fs.FS
-	server *fuse.Server
-	store  remote.Store
-	up     *uploader.Uploader
+	c       *mountConfig
+	log     *log.Logger
+	j       *journal.Journal
+	fs      *fs.FS // nil when watching
+	server  *fuse.Server
+	store   remote.Store
+	up      *uploader.Uploader
+	rec     *reconcile.Reconciler
+	watcher *reconcile.Watcher
 
 	stopUploads context.CancelFunc
 	retries     atomic.Int64
+	recovered   chan struct{} // closed once the start-up recovery and scan are done
 
 	mu   sync.Mutex
 	lost error // the remote lease was taken over: no more uploads
@@ -47,9 +55,17 @@ type daemon struct {
 	stop     chan struct{} // closed to ask the main loop to end
 }
 
-// runDaemon mounts and serves until the mount goes away (unmount command,
-// SIGTERM, or an external umount). ready is told once the mount is usable
-// or why it could not be made.
+// what names the daemon's job in messages.
+func (d *daemon) what() string {
+	if d.c.Watch {
+		return "watch of " + d.c.Backing
+	}
+	return "mount " + d.c.Mountpoint
+}
+
+// runDaemon mounts (or watches) and serves until asked to stop (unmount
+// command, SIGTERM, or an external umount). ready is told once the mount
+// is usable or why it could not be made.
 func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.Writer) (err error) {
 	defer func() { ready(err) }() // no-op once ready was told
 	logw := stderr
@@ -61,9 +77,10 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 		defer f.Close()
 		logw = f
 	}
-	d := &daemon{c: c, log: log.New(logw, fmt.Sprintf("syncfs[%d] ", os.Getpid()), log.LstdFlags|log.Lmicroseconds), stop: make(chan struct{})}
+	d := &daemon{c: c, log: log.New(logw, fmt.Sprintf("syncfs[%d] ", os.Getpid()), log.LstdFlags|log.Lmicroseconds),
+		stop: make(chan struct{}), recovered: make(chan struct{})}
 
-	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs pid %d (mount %s)", os.Getpid(), c.Mountpoint)})
+	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs pid %d (%s)", os.Getpid(), d.what())})
 	switch {
 	case errors.Is(err, journal.ErrLocked):
 		return exitcode.Wrap(exitcode.Busy, err)
@@ -76,67 +93,38 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 			d.log.Printf("closing journal: %v", cerr)
 		}
 	}()
-
-	store, err := openRemote(ctx, c.Remote, c.S3Endpoint)
-	if err != nil {
-		return err
-	}
-	release, err := d.holdLease(ctx, store)
-	if err != nil {
-		return err
-	}
-	defer release()
-	if err := uploader.ClaimRemote(ctx, store, j.UUID()); err != nil {
-		if errors.Is(err, uploader.ErrForeignRemote) {
-			return exitcode.Wrap(exitcode.Busy, err)
-		}
-		return exitcode.Wrap(remoteCode(err), err)
-	}
-	d.store = store
-	backingDir, err := beneath.Open(c.Backing)
+	// Every mark now is a file a dead process had open for write: its
+	// last writes may never have reached the journal.
+	marks, err := j.OpenMarks()
 	if err != nil {
 		return exitcode.Wrap(exitcode.LocalDir, err)
 	}
-	defer backingDir.Close()
-	d.up, err = uploader.New(j, d.uploadStore(store), backingDir, uploader.Config{
-		UploadDelay: c.UploadDelay, MaxAge: c.MaxAge, Level: c.Level, Logger: d.log,
-		Failpoint: failpointFromEnv(),
-	})
-	if err != nil {
-		return exitcode.Wrap(exitcode.Usage, err)
-	}
-	upCtx, stopUploads := context.WithCancel(context.Background())
-	d.stopUploads = stopUploads
-	uploadsDone := make(chan struct{})
-	go func() {
-		if c.Upload {
-			d.up.Run(upCtx)
-		}
-		close(uploadsDone)
-	}()
-	defer func() { stopUploads(); <-uploadsDone }()
 
-	d.fs, err = fs.New(fs.Options{Backing: c.Backing, Journal: j, Exclude: c.Excludes, Passthrough: c.Passthrough, Logger: d.log})
+	backingDir, stopUploads, err := d.startUploads(ctx)
+	if err != nil {
+		return err
+	}
+	defer backingDir.Close()
+	defer stopUploads()
+
+	ex, err := exclude.New(c.Excludes)
 	if err != nil {
 		return exitcode.Wrap(exitcode.Usage, err)
 	}
-	defer d.fs.Close()
+	d.rec = reconcile.New(backingDir, j, d.up, ex, d.log)
+	d.watcher = reconcile.NewWatcher(d.rec, c.Backing, reconcile.WatchOptions{MaxAge: c.MaxAge})
 
 	ln, err := control.Listen(c.State)
 	if err != nil {
 		return exitcode.Wrap(exitcode.LocalDir, err)
 	}
 	defer os.Remove(filepath.Join(c.State, control.SocketName))
-
-	d.server, err = fs.Mount(c.Mountpoint, d.fs, fs.MountOptions{
-		FsName:      mountinfo.SourcePrefix + c.State,
-		AllowOther:  allowOther(),
-		NoWriteback: !c.Writeback,
-		Debug:       c.Debug,
-	})
-	if err != nil {
-		ln.Close()
-		return exitcode.Wrap(exitcode.Mountpoint, err)
+	if !c.Watch {
+		if err := d.mount(); err != nil {
+			ln.Close()
+			return err
+		}
+		defer d.fs.Close()
 	}
 	pidfile := filepath.Join(c.State, "pid")
 	os.WriteFile(pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644)
@@ -146,33 +134,177 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 	if c.MetricsAddr != "" {
 		stop, err := d.serveMetrics(c.MetricsAddr)
 		if err != nil {
-			d.server.Unmount()
+			if d.server != nil {
+				d.server.Unmount()
+			}
 			return exitcode.Wrap(exitcode.Usage, err)
 		}
 		defer stop()
 	}
 
-	d.log.Printf("mounted %s: backing %s, state %s, remote %s", c.Mountpoint, c.Backing, c.State, c.Remote)
-	ready(nil)
+	// Recovery and the out-of-band scan run behind a mount that is usable
+	// at once; flush waits for them.
+	bg, stopBG := context.WithCancel(context.Background())
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		d.recover(bg, marks)
+		d.watcher.Run(bg)
+	}()
+	defer func() { stopBG(); <-watchDone }()
 
+	d.log.Printf("started %s: backing %s, state %s, remote %s", d.what(), c.Backing, c.State, c.Remote)
+	ready(nil)
+	return d.serve(ctx)
+}
+
+// startUploads opens the remote, takes its lease, makes its prefix this
+// journal's and starts the uploader. The returned function stops it and
+// releases the lease.
+func (d *daemon) startUploads(ctx context.Context) (*beneath.Dir, func(), error) {
+	c := d.c
+	store, err := openRemote(ctx, c.Remote, c.S3Endpoint)
+	if err != nil {
+		return nil, nil, err
+	}
+	release, err := d.holdLease(ctx, store)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := uploader.ClaimRemote(ctx, store, d.j.UUID()); err != nil {
+		release()
+		if errors.Is(err, uploader.ErrForeignRemote) {
+			return nil, nil, exitcode.Wrap(exitcode.Busy, err)
+		}
+		return nil, nil, exitcode.Wrap(remoteCode(err), err)
+	}
+	d.store = store
+	backingDir, err := beneath.Open(c.Backing)
+	if err != nil {
+		release()
+		return nil, nil, exitcode.Wrap(exitcode.LocalDir, err)
+	}
+	d.up, err = uploader.New(d.j, d.uploadStore(store), backingDir, uploader.Config{
+		UploadDelay: c.UploadDelay, MaxAge: c.MaxAge, Level: c.Level, Logger: d.log,
+		Failpoint: failpointFromEnv(),
+	})
+	if err != nil {
+		backingDir.Close()
+		release()
+		return nil, nil, exitcode.Wrap(exitcode.Usage, err)
+	}
+	upCtx, cancel := context.WithCancel(context.Background())
+	d.stopUploads = cancel
+	done := make(chan struct{})
+	go func() {
+		if c.Upload {
+			d.up.Run(upCtx)
+		}
+		close(done)
+	}()
+	return backingDir, func() { cancel(); <-done; release() }, nil
+}
+
+// mount makes the FUSE mount.
+func (d *daemon) mount() error {
+	c := d.c
+	var err error
+	d.fs, err = fs.New(fs.Options{Backing: c.Backing, Journal: d.j, Exclude: c.Excludes, Passthrough: c.Passthrough, Logger: d.log,
+		OnNamespace: d.watcher.MountChanged, OnWrite: d.watcher.MountWrote})
+	if err != nil {
+		return exitcode.Wrap(exitcode.Usage, err)
+	}
+	d.server, err = fs.Mount(c.Mountpoint, d.fs, fs.MountOptions{
+		FsName:      mountinfo.SourcePrefix + c.State,
+		AllowOther:  allowOther(),
+		NoWriteback: !c.Writeback,
+		Debug:       c.Debug,
+	})
+	if err != nil {
+		d.fs.Close()
+		return exitcode.Wrap(exitcode.Mountpoint, err)
+	}
+	return nil
+}
+
+// recover compares what a dead process left open for write, then scans
+// the backing tree for what changed around the journal.
+func (d *daemon) recover(ctx context.Context, marks []journal.ID) {
+	defer close(d.recovered)
+	start := time.Now()
+	if len(marks) > 0 {
+		d.log.Printf("recovery: comparing %d files a previous daemon had open for write", len(marks))
+	}
+	if err := d.rec.Recover(ctx, marks); err != nil {
+		d.log.Printf("recovery: %v", err)
+	}
+	if err := d.rec.Scan(ctx); err != nil {
+		d.log.Printf("scan of the backing dir: %v", err)
+	}
+	if n := d.rec.Adopted.Load() + d.rec.Removed.Load() + d.rec.Changed.Load(); n > 0 || len(marks) > 0 {
+		d.log.Printf("recovery and scan done in %v: %d adopted, %d removed, %d of %d compared files changed",
+			time.Since(start).Round(time.Millisecond), d.rec.Adopted.Load(), d.rec.Removed.Load(), d.rec.Changed.Load(), d.rec.Compared.Load())
+	}
+}
+
+// serve runs until the daemon is asked to stop.
+func (d *daemon) serve(ctx context.Context) error {
+	c := d.c
 	served := make(chan struct{})
-	go func() { d.server.Wait(); close(served) }()
+	if d.server != nil {
+		go func() { d.server.Wait(); close(served) }()
+	}
 	for {
 		select {
 		case <-served:
 			d.log.Printf("unmounted %s", c.Mountpoint)
+			d.recordSeen()
 			return nil
 		case <-ctx.Done():
+			if d.server == nil {
+				d.log.Printf("signal: stopping the %s", d.what())
+				d.recordSeen()
+				return nil
+			}
 			d.log.Printf("signal: unmounting %s", c.Mountpoint)
 			if err := d.server.Unmount(); err != nil {
 				d.log.Printf("cannot unmount %s: %v; still serving it", c.Mountpoint, err)
 				ctx = context.Background() // serve on; the next unmount request may succeed
 			}
 		case <-d.stop:
-			<-served
-			d.log.Printf("unmounted %s", c.Mountpoint)
+			if d.server != nil {
+				<-served
+				d.log.Printf("unmounted %s", c.Mountpoint)
+			} else {
+				d.log.Printf("stopped the %s", d.what())
+			}
+			d.recordSeen()
 			return nil
 		}
+	}
+}
+
+// recordSeen notes, at a clean stop, the state of every file with work
+// pending: the journal is complete for them, so the next start need not
+// compare them.
+func (d *daemon) recordSeen() {
+	files, err := d.j.State()
+	if err != nil {
+		return
+	}
+	seen := map[journal.ID]journal.Seen{}
+	for _, f := range files {
+		if f.Path == "" {
+			continue
+		}
+		var st unix.Stat_t
+		dir, name := beneath.Split(f.Path)
+		if d.rec.StatAt(dir, name, &st) == nil {
+			seen[f.ID] = journal.Seen{Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
+		}
+	}
+	if err := d.j.SetSeen(seen); err != nil {
+		d.log.Printf("recording file states: %v", err)
 	}
 }
 
@@ -207,6 +339,25 @@ func (d *daemon) handler() http.Handler {
 		control.WriteJSON(w, http.StatusOK, st)
 	})
 	mux.HandleFunc("POST /flush", func(w http.ResponseWriter, r *http.Request) {
+		// Recovery first: what it finds counts as written before now.
+		select {
+		case <-d.recovered:
+		case <-r.Context().Done():
+			return
+		}
+		if d.c.Watch {
+			// A watch learns of changes through inotify, after a settle
+			// delay: look at the whole tree now instead (unchanged files
+			// cost a stat).
+			if err := d.rec.Scan(r.Context()); err != nil {
+				control.WriteError(w, http.StatusInternalServerError, err)
+				return
+			}
+		} else {
+			// Changes made in the backing dir around the mount and
+			// already seen by the watcher count too.
+			d.watcher.Drain(r.Context())
+		}
 		// Everything recorded up to now must ship now.
 		barrier := d.j.Gen()
 		d.up.Flush(expired(), barrier) // marks it urgent; returns at once
@@ -236,6 +387,11 @@ func (d *daemon) handler() http.Handler {
 		control.WriteJSON(w, http.StatusOK, p)
 	})
 	mux.HandleFunc("POST /unmount", func(w http.ResponseWriter, r *http.Request) {
+		if d.server == nil { // a watch: nothing to unmount
+			control.WriteJSON(w, http.StatusOK, map[string]int{"pid": os.Getpid()})
+			d.stopOnce.Do(func() { close(d.stop) })
+			return
+		}
 		if err := d.server.Unmount(); err != nil {
 			control.WriteError(w, http.StatusConflict, fmt.Errorf("cannot unmount %s: %v (a process still uses it; see fuser -vm %s)", d.c.Mountpoint, err, d.c.Mountpoint))
 			return

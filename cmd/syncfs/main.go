@@ -35,6 +35,8 @@ func commands() []command {
 		{"unmount", "[--flush] [--timeout DUR] MOUNTPOINT", "unmount, waiting for the daemon to exit", runUnmount},
 		{"flush", flushArgs, "ship everything written so far; with --wait, until the remote holds it", runFlush},
 		{"status", "[--json] MOUNTPOINT", "show what a mount has still to ship", runStatus},
+		{"watch", watchArgs, "without FUSE: watch a directory and ship what changes in it", runWatch},
+		{"recover", recoverArgs, "ship what a dead daemon's journal holds, without mounting", runRecover},
 		{"verify", verifyArgs, "compare a local tree with the remote, end to end; exit 1 on any difference", runVerify},
 		{"mount", roMountArgs, "mount a remote tree read-only, to browse results", runMount},
 		{"ls", lsArgs, "list a directory (or describe a file) of a remote tree, like ls -l", runLs},

@@ -1,4 +1,6 @@
-package fs
+// Package exclude matches the names a mount never ships (--exclude):
+// scratch and backup files a solver writes beside its results.
+package exclude
 
 import (
 	"fmt"
@@ -7,18 +9,18 @@ import (
 	"strings"
 )
 
-// excluder decides which names are never journaled (scratch and backup
-// files a solver writes beside its results). A pattern without '/' matches
+// Matcher decides which names are never journaled. A pattern without '/' matches
 // a name in any directory (e.g. "*.tmp", STAR-CCM+ backups "*@*.sim"); a
 // pattern with '/' matches the whole path relative to the mount root. A
 // directory that matches excludes everything below it.
-type excluder struct {
+type Matcher struct {
 	names []string
 	paths []string
 }
 
-func newExcluder(patterns []string) (*excluder, error) {
-	e := &excluder{}
+// New compiles patterns; a malformed one is an error naming it.
+func New(patterns []string) (*Matcher, error) {
+	e := &Matcher{}
 	for _, p := range patterns {
 		if _, err := path.Match(p, ""); err != nil {
 			return nil, fmt.Errorf("bad --exclude pattern %q: %w", p, err)
@@ -32,10 +34,10 @@ func newExcluder(patterns []string) (*excluder, error) {
 	return e, nil
 }
 
-// match reports whether the entry at rel (relative to the root) is
+// Match reports whether the entry at rel (relative to the root) is
 // excluded by a pattern of its own. Whether a parent is excluded is known
 // from the parent's node.
-func (e *excluder) match(rel string) bool {
+func (e *Matcher) Match(rel string) bool {
 	if e == nil || rel == "" {
 		return false
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -182,4 +183,13 @@ func oneLine(t testing.TB, r result) {
 	if s := strings.TrimSpace(r.stderr); s == "" || strings.Contains(s, "\n") {
 		t.Errorf("want one line on stderr, got %q", r.stderr)
 	}
+}
+
+func parseJSON(t testing.TB, s string) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%v: %s", err, s)
+	}
+	return v
 }

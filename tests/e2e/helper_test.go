@@ -14,6 +14,8 @@ func helperMain() bool {
 	switch os.Getenv("SYNCFS_E2E_HELPER") {
 	case "writer":
 		os.Exit(writerMain())
+	case "crashwriter":
+		os.Exit(crashWriterMain())
 	}
 	return false
 }

@@ -1,0 +1,271 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/syncfs/syncfs/journal"
+	"golang.org/x/sys/unix"
+)
+
+// Watcher reconciles, while running, what changes in the backing
+// directory: it watches every directory with inotify (fsnotify), and
+// after a change settles it reconciles the directory (names) or the file
+// (contents). Under a mount, most changes are the mount's own: a file the
+// mount wrote within the quiet period, or a directory it changed, is
+// left alone (the journal has it). Without a mount (syncfs watch) every
+// change counts.
+type Watcher struct {
+	r      *Reconciler
+	root   string
+	quiet  time.Duration // a change must be this old before it is looked at
+	maxAge time.Duration // ...but none waits longer than this
+
+	own sync.Map // journal.ID -> ctime (ns) after the mount's last change of the file
+
+	mu          sync.Mutex
+	mountDirs   map[string]time.Time // directory -> last namespace change by the mount
+	dirs, files map[string]pendingChange
+	deep        map[string]bool // new directories: reconcile their whole subtree
+	fullScan    bool
+	limited     bool // a watch could not be added: rescan periodically
+	Rescans     int  // full rescans done, for tests
+}
+
+type pendingChange struct{ first, last time.Time }
+
+// WatchOptions tune a Watcher.
+type WatchOptions struct {
+	// Quiet is how long a change must settle before it is reconciled, and
+	// how long the mount's own changes are ignored. Default 1s.
+	Quiet time.Duration
+	// MaxAge bounds how long a change that keeps changing waits. Default 30s.
+	MaxAge time.Duration
+}
+
+// NewWatcher returns a watcher of the backing directory at root (an
+// absolute path) reconciling with r.
+func NewWatcher(r *Reconciler, root string, o WatchOptions) *Watcher {
+	if o.Quiet <= 0 {
+		o.Quiet = time.Second
+	}
+	if o.MaxAge <= 0 {
+		o.MaxAge = 30 * time.Second
+	}
+	return &Watcher{r: r, root: root, quiet: o.Quiet, maxAge: o.MaxAge,
+		mountDirs: map[string]time.Time{}, dirs: map[string]pendingChange{}, files: map[string]pendingChange{}, deep: map[string]bool{}}
+}
+
+// MountChanged tells the watcher that the mount just changed directory
+// rel (created, removed or renamed an entry in it), so the inotify events
+// that follow are its own.
+func (w *Watcher) MountChanged(rel string) {
+	w.mu.Lock()
+	w.mountDirs[rel] = time.Now()
+	w.mu.Unlock()
+}
+
+// MountWrote tells the watcher that the mount changed file id, which then
+// has ctime: an event on the file that leaves it with this ctime is the
+// mount's own (and journaled); any other ctime means someone else wrote.
+func (w *Watcher) MountWrote(id journal.ID, ctime int64) {
+	w.own.Store(id, ctime)
+}
+
+// Run watches until ctx ends.
+func (w *Watcher) Run(ctx context.Context) error {
+	fw, err := fsnotify.NewBufferedWatcher(4096)
+	if err != nil {
+		return err
+	}
+	defer fw.Close()
+	w.addTree(fw, "")
+	tick := time.NewTicker(w.quiet / 2)
+	defer tick.Stop()
+	lastScan := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-fw.Events:
+			if !ok {
+				return nil
+			}
+			w.event(fw, ev)
+		case err, ok := <-fw.Errors:
+			if !ok {
+				return nil
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				w.r.log.Printf("watch: inotify queue overflowed; rescanning the backing dir")
+			} else {
+				w.r.log.Printf("watch: %v; rescanning the backing dir", err)
+			}
+			w.mu.Lock()
+			w.fullScan = true
+			w.mu.Unlock()
+		case <-tick.C:
+			w.mu.Lock()
+			if w.limited && time.Since(lastScan) > w.maxAge {
+				w.fullScan = true
+			}
+			w.mu.Unlock()
+			if w.process(ctx) {
+				lastScan = time.Now()
+			}
+		}
+	}
+}
+
+// addTree watches directory rel and every directory below it. A watch
+// that cannot be added (the inotify limit, a path too long for inotify)
+// is logged once, and the tree is then rescanned periodically instead:
+// slower to notice, never blind.
+func (w *Watcher) addTree(fw *fsnotify.Watcher, rel string) {
+	abs := filepath.Join(w.root, rel)
+	if err := fw.Add(abs); err != nil {
+		w.mu.Lock()
+		first := !w.limited
+		w.limited = true
+		w.mu.Unlock()
+		if first {
+			why := err.Error()
+			if errors.Is(err, syscall.ENOSPC) {
+				b, _ := os.ReadFile("/proc/sys/fs/inotify/max_user_watches")
+				why = "inotify watch limit reached (fs.inotify.max_user_watches=" + strings.TrimSpace(string(b)) + "; raise it with sysctl)"
+			}
+			w.r.log.Printf("watch: cannot watch %q: %s; rescanning the whole tree every %v instead", abs, why, w.maxAge)
+		}
+		return
+	}
+	ents, err := os.ReadDir(abs)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			child := filepath.Join(rel, e.Name())
+			if !w.r.ex.Match(child) {
+				w.addTree(fw, child)
+			}
+		}
+	}
+}
+
+func (w *Watcher) event(fw *fsnotify.Watcher, ev fsnotify.Event) {
+	rel, err := filepath.Rel(w.root, ev.Name)
+	if err != nil || rel == "." || strings.HasPrefix(rel, "../") {
+		return
+	}
+	now := time.Now()
+	dir := filepath.Dir(rel)
+	if dir == "." {
+		dir = ""
+	}
+	mark := func(m map[string]pendingChange, k string) {
+		p, ok := m[k]
+		if !ok {
+			p.first = now
+		}
+		p.last = now
+		m[k] = p
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if ev.Op.Has(fsnotify.Create) || ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
+		mark(w.dirs, dir)
+		if ev.Op.Has(fsnotify.Create) {
+			if st, err := os.Lstat(ev.Name); err == nil && st.IsDir() {
+				w.mu.Unlock()
+				w.addTree(fw, rel)
+				w.mu.Lock()
+				mark(w.dirs, rel)
+				w.deep[rel] = true // entries made before its watch
+			}
+		}
+	}
+	if ev.Op.Has(fsnotify.Write) || ev.Op.Has(fsnotify.Chmod) || ev.Op.Has(fsnotify.Create) {
+		if id, kind, ok := w.r.j.LookupPath(rel); ok && kind == journal.KindFile {
+			if ctime, ok := w.own.Load(id); ok {
+				var st unix.Stat_t
+				if unix.Lstat(ev.Name, &st) == nil && st.Ctim.Nano() == ctime.(int64) {
+					return // the mount's own change: journaled already
+				}
+			}
+		}
+		mark(w.files, rel)
+	}
+}
+
+// Drain reconciles every change seen so far at once, settled or not: a
+// flush wants them before its barrier.
+func (w *Watcher) Drain(ctx context.Context) {
+	w.processAll(ctx, true)
+}
+
+// process reconciles the changes that settled; it reports whether it did
+// a full scan.
+func (w *Watcher) process(ctx context.Context) bool {
+	return w.processAll(ctx, false)
+}
+
+func (w *Watcher) processAll(ctx context.Context, now bool) bool {
+	drain := now
+	t := time.Now()
+	due := func(p pendingChange) bool { return drain || t.Sub(p.last) >= w.quiet || t.Sub(p.first) >= w.maxAge }
+	w.mu.Lock()
+	full := w.fullScan
+	w.fullScan = false
+	var dirs, files []string
+	deep := map[string]bool{}
+	for d, p := range w.dirs {
+		if mt, ok := w.mountDirs[d]; ok && !drain && t.Sub(mt) < w.quiet && t.Sub(p.first) < w.maxAge {
+			continue // the mount is busy here; look when it is quiet
+		}
+		if due(p) {
+			dirs = append(dirs, d)
+			deep[d] = w.deep[d]
+			delete(w.dirs, d)
+			delete(w.deep, d)
+		}
+	}
+	for f, p := range w.files {
+		if due(p) {
+			files = append(files, f)
+			delete(w.files, f)
+		}
+	}
+	for d, mt := range w.mountDirs {
+		if t.Sub(mt) > w.maxAge {
+			delete(w.mountDirs, d)
+		}
+	}
+	if full {
+		w.Rescans++
+	}
+	w.mu.Unlock()
+	if full {
+		if err := w.r.Scan(ctx); err != nil {
+			w.r.log.Printf("watch: rescan: %v", err)
+		}
+		return true
+	}
+	for _, d := range dirs {
+		if err := w.r.Dir(ctx, d, deep[d]); err != nil {
+			w.r.log.Printf("watch: %q: %v", d, err)
+		}
+	}
+	for _, f := range files {
+		if err := w.r.File(ctx, f); err != nil {
+			w.r.log.Printf("watch: %q: %v", f, err)
+		}
+	}
+	return false
+}
