@@ -19,11 +19,12 @@ import (
 	"io"
 	"os"
 	"path"
-	"path/filepath"
 	"sort"
 
 	"github.com/syncfs/syncfs/browse"
 	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/internal/beneath"
+	"golang.org/x/sys/unix"
 )
 
 // Options tune a comparison.
@@ -66,16 +67,14 @@ func Tree(ctx context.Context, t *browse.Tree, sub, dir string, opts Options) (*
 	if root.Kind != format.KindDir {
 		return nil, fmt.Errorf("remote %q is not a directory", sub)
 	}
-	st, err := os.Stat(dir)
+	local, err := beneath.Open(dir)
 	if err != nil {
 		return nil, err
 	}
-	if !st.IsDir() {
-		return nil, fmt.Errorf("%s is not a directory", dir)
-	}
-	v := &verifier{t: t, opts: opts, r: &Report{}}
+	defer local.Close()
+	v := &verifier{t: t, opts: opts, r: &Report{}, local: local}
 	v.r.Dirs++
-	if err := v.dir(ctx, root.ID, dir, ""); err != nil {
+	if err := v.dir(ctx, root.ID, ""); err != nil {
 		return nil, err
 	}
 	sort.Slice(v.r.Differences, func(i, j int) bool { return v.r.Differences[i].Path < v.r.Differences[j].Path })
@@ -83,9 +82,10 @@ func Tree(ctx context.Context, t *browse.Tree, sub, dir string, opts Options) (*
 }
 
 type verifier struct {
-	t    *browse.Tree
-	opts Options
-	r    *Report
+	t     *browse.Tree
+	opts  Options
+	r     *Report
+	local *beneath.Dir // the local tree, reached fd-relative: paths may exceed PATH_MAX
 }
 
 func (v *verifier) diff(p, kind, why string, args ...any) {
@@ -107,12 +107,11 @@ func (v *verifier) excluded(rel string) bool {
 
 func containsSlash(s string) bool { return bytes.IndexByte([]byte(s), '/') >= 0 }
 
-// dir compares local directory local with remote directory id; rel is
-// its path for messages.
-func (v *verifier) dir(ctx context.Context, id format.ID, local, rel string) error {
-	ents, err := os.ReadDir(local)
+// dir compares local directory rel with remote directory id.
+func (v *verifier) dir(ctx context.Context, id format.ID, rel string) error {
+	ents, err := v.list(rel)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", path.Join(v.local.Path, rel), err)
 	}
 	rents, err := v.t.ReadDir(ctx, id)
 	if err != nil {
@@ -124,20 +123,15 @@ func (v *verifier) dir(ctx context.Context, id format.ID, local, rel string) err
 		remote[e.Name] = e
 	}
 	for _, e := range ents {
-		name := e.Name()
+		name := e.name
 		p := path.Join(rel, name)
 		if v.excluded(p) {
 			delete(remote, name)
 			continue
 		}
-		lp := filepath.Join(local, name)
 		re, ok := remote[name]
 		delete(remote, name)
-		info, err := os.Lstat(lp)
-		if err != nil {
-			return err
-		}
-		lk := kindOf(info.Mode())
+		lk := kindOf(e.mode)
 		if lk == 0 {
 			continue // fifos, sockets, devices are not shipped
 		}
@@ -152,15 +146,15 @@ func (v *verifier) dir(ctx context.Context, id format.ID, local, rel string) err
 		switch lk {
 		case format.KindDir:
 			v.r.Dirs++
-			if err := v.dir(ctx, re.ID, lp, p); err != nil {
+			if err := v.dir(ctx, re.ID, p); err != nil {
 				return err
 			}
 		case format.KindSymlink:
 			v.r.Symlinks++
-			v.symlink(ctx, re.ID, lp, p)
+			v.symlink(ctx, re.ID, p)
 		case format.KindFile:
 			v.r.Files++
-			if err := v.file(ctx, re.ID, lp, p); err != nil {
+			if err := v.file(ctx, re.ID, p); err != nil {
 				return err
 			}
 		}
@@ -169,6 +163,45 @@ func (v *verifier) dir(ctx context.Context, id format.ID, local, rel string) err
 		v.diff(path.Join(rel, name), "extra", "in the remote only")
 	}
 	return nil
+}
+
+type localEntry struct {
+	name string
+	mode os.FileMode
+}
+
+// list reads local directory rel.
+func (v *verifier) list(rel string) ([]localEntry, error) {
+	fd, err := v.local.Open(rel, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), rel)
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	out := make([]localEntry, 0, len(names))
+	for _, name := range names {
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		var m os.FileMode
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+		case unix.S_IFDIR:
+			m = os.ModeDir
+		case unix.S_IFLNK:
+			m = os.ModeSymlink
+		default:
+			m = os.ModeDevice
+		}
+		out = append(out, localEntry{name: name, mode: m})
+	}
+	return out, nil
 }
 
 func kindOf(m os.FileMode) format.Kind {
@@ -183,8 +216,15 @@ func kindOf(m os.FileMode) format.Kind {
 	return 0
 }
 
-func (v *verifier) symlink(ctx context.Context, id format.ID, lp, p string) {
-	target, err := os.Readlink(lp)
+func (v *verifier) symlink(ctx context.Context, id format.ID, p string) {
+	var target string
+	dir, name := beneath.Split(p)
+	err := v.local.WithDir(dir, func(fd int) error {
+		buf := make([]byte, 4096)
+		n, err := unix.Readlinkat(fd, name, buf)
+		target = string(buf[:max(n, 0)])
+		return err
+	})
 	if err != nil {
 		v.diff(p, "differs", "%v", err)
 		return
@@ -201,11 +241,13 @@ func (v *verifier) symlink(ctx context.Context, id format.ID, lp, p string) {
 
 // file compares a regular file block by block, and byte by byte when
 // Deep. Local read errors stop everything; remote ones are reported.
-func (v *verifier) file(ctx context.Context, id format.ID, lp, p string) error {
-	f, err := os.Open(lp)
+func (v *verifier) file(ctx context.Context, id format.ID, p string) error {
+	lp := path.Join(v.local.Path, p)
+	fd, err := v.local.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s: %w", lp, err)
 	}
+	f := os.NewFile(uintptr(fd), lp)
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {

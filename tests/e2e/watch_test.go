@@ -100,3 +100,91 @@ func TestWatchMode(t *testing.T) {
 		t.Fatalf("stopping the watch: %v", r)
 	}
 }
+
+// TestWatchNamespace: under syncfs watch, new directories (with files
+// made before their watch exists), renames and removals reach the remote;
+// a directory inotify cannot watch (a path longer than PATH_MAX) falls
+// back to periodic rescans, logged, and still ships.
+func TestWatchNamespace(t *testing.T) {
+	dir := t.TempDir()
+	data, remote := filepath.Join(dir, "results"), filepath.Join(dir, "remote")
+	os.MkdirAll(data, 0o755)
+	os.MkdirAll(remote, 0o755)
+	url := "file://" + remote
+	if r := syncfs(t, nil, "watch", "--remote", url, "--max-age", "2s", data); r.code != 0 {
+		t.Fatalf("watch: %v", r)
+	}
+	t.Cleanup(func() { syncfs(t, nil, "unmount", data) })
+	os.MkdirAll(filepath.Join(data, "case1", "fields"), 0o755)
+	os.WriteFile(filepath.Join(data, "case1", "fields", "u.bin"), randBytes(200000), 0o644)
+	os.WriteFile(filepath.Join(data, "case1", "log"), []byte("ok\n"), 0o644)
+	os.Rename(filepath.Join(data, "case1"), filepath.Join(data, "case-final"))
+	os.WriteFile(filepath.Join(data, "gone"), []byte("x"), 0o644)
+	os.Remove(filepath.Join(data, "gone"))
+	// A tree deeper than inotify can name.
+	deep := data
+	for len(deep) < 4300 {
+		deep = filepath.Join(deep, strings.Repeat("d", 200))
+	}
+	if err := mkdirAllLong(deep); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeLong(filepath.Join(deep, "leaf"), []byte("deep leaf")); err != nil {
+		t.Fatal(err)
+	}
+	if r := syncfs(t, nil, "flush", "--wait", "--timeout", "1m", data); r.code != 0 {
+		t.Fatalf("flush: %v", r)
+	}
+	if r := syncfs(t, nil, "verify", "--remote", url, data); r.code != 0 {
+		t.Fatalf("verify: %v", r)
+	}
+	log, _ := os.ReadFile(filepath.Join(dir, ".results.syncfs", "syncfs.log"))
+	if !strings.Contains(string(log), "rescanning the whole tree") {
+		t.Errorf("the watch did not say it fell back to rescans:\n%s", log)
+	}
+}
+
+// mkdirAllLong and writeLong work below PATH_MAX by walking with dir fds.
+func mkdirAllLong(p string) error {
+	fd, err := syscall.Open("/", syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	for _, c := range strings.Split(strings.Trim(p, "/"), "/") {
+		if err := syscall.Mkdirat(fd, c, 0o755); err != nil && err != syscall.EEXIST {
+			syscall.Close(fd)
+			return err
+		}
+		next, err := syscall.Openat(fd, c, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+		syscall.Close(fd)
+		if err != nil {
+			return err
+		}
+		fd = next
+	}
+	return syscall.Close(fd)
+}
+
+func writeLong(p string, data []byte) error {
+	dir, name := filepath.Split(p)
+	fd, err := syscall.Open("/", syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	for _, c := range strings.Split(strings.Trim(dir, "/"), "/") {
+		next, err := syscall.Openat(fd, c, syscall.O_RDONLY|syscall.O_DIRECTORY, 0)
+		syscall.Close(fd)
+		if err != nil {
+			return err
+		}
+		fd = next
+	}
+	defer syscall.Close(fd)
+	f, err := syscall.Openat(fd, name, syscall.O_WRONLY|syscall.O_CREAT|syscall.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	defer syscall.Close(f)
+	_, err = syscall.Write(f, data)
+	return err
+}
