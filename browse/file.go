@@ -155,12 +155,13 @@ func (f *File) fill(ctx context.Context, p []byte, pieces []piece) error {
 }
 
 // Prefetch starts fetching, in the background, the frames that cover
-// [off, off+n) into the caches, unless too many prefetches already run.
+// [off, off+n) into the caches (all their runs at once, within the
+// Tree's GET slots), unless too many prefetches already run.
 func (f *File) Prefetch(off, n int64) {
 	if n <= 0 || off >= f.m.Size {
 		return
 	}
-	n = min(n, f.m.Size-off)
+	n = min(n, f.m.Size-off, MaxWindow)
 	select {
 	case f.t.prefetchSem <- struct{}{}:
 	default:
@@ -170,21 +171,36 @@ func (f *File) Prefetch(off, n int64) {
 		defer func() { <-f.t.prefetchSem }()
 		ctx, cancel := context.WithTimeout(context.Background(), prefetchTimeout)
 		defer cancel()
-		for pos := off; pos < off+n; pos += prefetchStep {
-			step := min(prefetchStep, off+n-pos)
-			pieces, err := f.plan(ctx, pos, int(step))
-			if err != nil {
-				return
-			}
-			refs := make([]frameRef, 0, len(pieces))
-			for _, pc := range pieces {
-				refs = append(refs, pc.fr)
-			}
-			if _, err := f.t.frames(ctx, f.id, dedupRefs(refs)); err != nil {
-				return
-			}
+		pieces, err := f.plan(ctx, off, int(n))
+		if err != nil {
+			return
 		}
+		refs := make([]frameRef, 0, len(pieces))
+		for _, pc := range pieces {
+			refs = append(refs, pc.fr)
+		}
+		f.t.frames(ctx, f.id, dedupRefs(refs))
 	}()
+}
+
+// View returns the n bytes at off without copying them, if they lie in
+// one frame: a slice of the cached frame, which must not be modified. It
+// returns nil when they do not (a hole, or several frames): use ReadAt.
+// Like ReadAt, it serves f's version only.
+func (f *File) View(ctx context.Context, off int64, n int) ([]byte, error) {
+	if off < 0 || n <= 0 || off+int64(n) > f.m.Size || off/format.SegmentSize != (off+int64(n)-1)/format.SegmentSize {
+		return nil, nil
+	}
+	pieces, err := f.plan(ctx, off, n)
+	if err != nil || len(pieces) != 1 || pieces[0].n != n {
+		return nil, err
+	}
+	pc := pieces[0]
+	frames, err := f.t.frames(ctx, f.id, []frameRef{pc.fr})
+	if err != nil {
+		return nil, err
+	}
+	return frames[pc.fr][pc.skip : int(pc.skip)+n : int(pc.skip)+n], nil
 }
 
 func dedupRefs(refs []frameRef) []frameRef {

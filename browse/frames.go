@@ -44,8 +44,6 @@ const (
 	// maxRun bounds the bytes one ranged GET asks for (a run may end
 	// with one frame past it).
 	maxRun = 8 << 20
-	// prefetchStep is how much one prefetch plans and fetches at once.
-	prefetchStep = 16 << 20
 	// prefetchers bounds the prefetches running at once.
 	prefetchers = 4
 	// prefetchTimeout bounds a prefetch nobody waits for.

@@ -28,6 +28,8 @@ func TestReadBack(t *testing.T) {
 		e, _ := tr.Resolve(ctx, p)
 		f, _ := tr.OpenFile(ctx, e.ID)
 		r := rand.New(rand.NewPCG(uint64(len(p)), 1))
+		views := 0
+		defer func() { t.Logf("%s: %d reads answered by View", p, views) }()
 		for i := 0; i < 50 && len(want) > 0; i++ {
 			off := r.Int64N(int64(len(want)) + 10)
 			buf := make([]byte, r.IntN(3*blk)+1)
@@ -38,6 +40,11 @@ func TestReadBack(t *testing.T) {
 			}
 			if n > 0 && !bytes.Equal(buf[:n], want[off:off+int64(n)]) {
 				t.Fatalf("%s: ReadAt(%d at %d): wrong bytes", p, len(buf), off)
+			}
+			if v, err := f.View(ctx, off, len(buf)); err != nil || (v != nil && !bytes.Equal(v, want[off:off+int64(len(buf))])) {
+				t.Fatalf("%s: View(%d at %d): %v", p, len(buf), off, err)
+			} else if v != nil {
+				views++
 			}
 		}
 	}

@@ -18,9 +18,10 @@ type Readahead struct {
 const (
 	// MinWindow is the first prefetch window of a sequential reader.
 	MinWindow = 4 << 20
-	// MaxWindow bounds the window: with the memory cache's 128 MiB this
-	// leaves room for several sequential readers.
-	MaxWindow = 32 << 20
+	// MaxWindow bounds the window: 8 GETs of 8 MiB in flight, which is
+	// what it takes to keep up with a local S3 server; the memory cache's
+	// 128 MiB leaves room for two such readers.
+	MaxWindow = 64 << 20
 	// slack: the kernel issues a sequential reader's requests
 	// concurrently, so they arrive a little out of order.
 	slack = 2 << 20

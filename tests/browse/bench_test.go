@@ -1,0 +1,298 @@
+package browse_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/syncfs/syncfs/browse/browsetest"
+	"github.com/syncfs/syncfs/internal/miniotest"
+	"github.com/syncfs/syncfs/internal/mountinfo"
+	"github.com/syncfs/syncfs/internal/testenv"
+)
+
+// BenchmarkBrowse measures reading results back from one local MinIO, all
+// in one run, each figure the median of the iterations (run with
+// -benchtime 3x or more):
+//
+//   - cold: a sequential read of a 1 GiB file through a fresh read-only
+//     mount (empty cache) — against `syncfs get` of it, and against an
+//     `rclone mount` read of a plain copy uploaded with rclone;
+//
+//   - warm: the same read after a remount with the cache it filled —
+//     against reading a local copy;
+//
+//   - 4 KiB random reads per second, cold (fresh cache) and warm.
+//
+//     go test -run '^$' -bench Browse -benchtime 3x -timeout 60m ./tests/browse/
+//
+// SYNCFS_BENCH_SIZE sets the file size (default 1GiB) for quicker runs.
+func BenchmarkBrowse(b *testing.B) {
+	needFUSE(b)
+	size := int64(1 << 30)
+	if s := os.Getenv("SYNCFS_BENCH_SIZE"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = n
+	}
+	srv := miniotest.Start(b)
+	bucket := srv.NewBucket(b)
+	env := srv.Env()
+	dir := b.TempDir()
+	os.Chmod(dir, 0o755)
+	local := filepath.Join(dir, "local.bin")
+	writeContent(b, local, size)
+
+	// The syncfs tree, written as the uploader writes files in one go.
+	w := browsetest.New(b, srv.Store(b, bucket, "syncfs"))
+	f, _ := os.Open(local)
+	start := time.Now()
+	w.WriteStream("results/big.bin", f, size, 0o644)
+	f.Close()
+	b.Logf("syncfs upload of %s: %v", humanSize(size), time.Since(start).Round(time.Millisecond))
+	url := miniotest.URL(bucket, "syncfs")
+
+	rcl := newRclone(b, srv, bucket)
+	if rcl != nil {
+		start = time.Now()
+		rcl.run(b, "copyto", local, "minio:"+bucket+"/plain/big.bin")
+		b.Logf("rclone upload: %v", time.Since(start).Round(time.Millisecond))
+	}
+
+	var cold, get, rclone, warm, localRead, rndCold, rndWarm, rndLocal []float64
+	i := 0
+	for b.Loop() {
+		i++
+		cache := filepath.Join(dir, fmt.Sprintf("cache%d", i))
+		mnt := filepath.Join(dir, fmt.Sprintf("mnt%d", i))
+		os.Mkdir(mnt, 0o755)
+
+		// Cold sequential read through a fresh mount, which fills the cache.
+		roMount(b, env, url, cache, mnt)
+		cold = append(cold, mbps(size, timeRead(b, filepath.Join(mnt, "results/big.bin"), size)))
+		roUnmount(b, env, mnt)
+
+		// Warm: a remount reads from the cache it filled.
+		roMount(b, env, url, cache, mnt)
+		warm = append(warm, mbps(size, timeRead(b, filepath.Join(mnt, "results/big.bin"), size)))
+		rndWarm = append(rndWarm, randomReads(b, filepath.Join(mnt, "results/big.bin"), size, 20000))
+		roUnmount(b, env, mnt)
+		localRead = append(localRead, mbps(size, timeRead(b, local, size)))
+		rndLocal = append(rndLocal, randomReads(b, local, size, 20000))
+
+		// 4 KiB random reads through a fresh mount, cold cache.
+		roMount(b, env, url, filepath.Join(dir, fmt.Sprintf("rcache%d", i)), mnt)
+		rndCold = append(rndCold, randomReads(b, filepath.Join(mnt, "results/big.bin"), size, 300))
+		roUnmount(b, env, mnt)
+
+		// syncfs get of the same file into a fresh directory.
+		got := filepath.Join(dir, fmt.Sprintf("got%d", i))
+		start := time.Now()
+		must(b, env, "get", url+"/results/big.bin", got)
+		get = append(get, mbps(size, time.Since(start)))
+		os.RemoveAll(got)
+
+		if rcl != nil {
+			rmnt := filepath.Join(dir, fmt.Sprintf("rclone%d", i))
+			os.Mkdir(rmnt, 0o755)
+			stop := rcl.mount(b, bucket, rmnt)
+			rclone = append(rclone, mbps(size, timeRead(b, filepath.Join(rmnt, "plain/big.bin"), size)))
+			stop()
+		}
+		os.RemoveAll(cache)
+	}
+	report := func(name string, v []float64) float64 {
+		m := median(v)
+		b.ReportMetric(m, name)
+		b.Logf("%-22s %s (median %.1f)", name, fmtAll(v), m)
+		return m
+	}
+	c, g, wm, l := report("cold-mount-MB/s", cold), report("get-MB/s", get), report("warm-mount-MB/s", warm), report("local-MB/s", localRead)
+	b.ReportMetric(c/g, "cold/get")
+	b.ReportMetric(wm/l, "warm/local")
+	if rcl != nil {
+		r := report("rclone-mount-MB/s", rclone)
+		b.ReportMetric(c/r, "cold/rclone")
+	}
+	report("rand4k-cold-reads/s", rndCold)
+	report("rand4k-warm-reads/s", rndWarm)
+	report("rand4k-local-reads/s", rndLocal)
+	b.ReportMetric(0, "ns/op") // the loop's time mixes everything
+}
+
+// writeContent writes size bytes that compress about 2:1, like solver
+// output: runs of repeated bytes between random ones.
+func writeContent(b *testing.B, path string, size int64) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	const chunk = 64 << 20
+	for off, seed := int64(0), uint64(1); off < size; off, seed = off+chunk, seed+1 {
+		if _, err := f.Write(browsetest.Pattern(seed, int(min(chunk, size-off)))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func roMount(b *testing.B, env []string, url, cache, mnt string) {
+	b.Helper()
+	unmountAtEnd(b, env, mnt)
+	must(b, env, "mount", "--read-only", "--remote", url, "--cache-dir", cache, "--cache-size", "8GiB", mnt)
+}
+
+func roUnmount(b *testing.B, env []string, mnt string) {
+	b.Helper()
+	must(b, env, "unmount", mnt)
+}
+
+// timeRead reads path sequentially with 1 MiB reads, as cp does.
+func timeRead(b *testing.B, path string, size int64) time.Duration {
+	b.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	start := time.Now()
+	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{f}, buf)
+	d := time.Since(start)
+	if err != nil || n != size {
+		b.Fatalf("read %s: %d bytes, %v", path, n, err)
+	}
+	return d
+}
+
+// randomReads does n 4 KiB reads at random aligned offsets and returns
+// reads per second.
+func randomReads(b *testing.B, path string, size int64, n int) float64 {
+	b.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	r := rand.New(rand.NewPCG(uint64(n), 11))
+	buf := make([]byte, 4096)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		off := r.Int64N(size/4096) * 4096
+		if _, err := f.ReadAt(buf, off); err != nil {
+			b.Fatalf("pread at %d: %v", off, err)
+		}
+	}
+	return float64(n) / time.Since(start).Seconds()
+}
+
+// rclone runs rclone 1.60 against the MinIO, configured through the
+// environment only.
+type rcloneRunner struct {
+	bin string
+	env []string
+}
+
+func newRclone(b *testing.B, srv *miniotest.Server, bucket string) *rcloneRunner {
+	bin, err := exec.LookPath("rclone")
+	if err != nil {
+		testenv.Need(b, false, "rclone", "not in PATH; install with: apt-get install rclone")
+		return nil
+	}
+	env := []string{"RCLONE_CONFIG=" + filepath.Join(b.TempDir(), "rclone.conf"), // none: all from env
+		"RCLONE_CONFIG_MINIO_TYPE=s3", "RCLONE_CONFIG_MINIO_PROVIDER=Minio",
+		"RCLONE_CONFIG_MINIO_ACCESS_KEY_ID=" + miniotest.AccessKey,
+		"RCLONE_CONFIG_MINIO_SECRET_ACCESS_KEY=" + miniotest.SecretKey,
+		"RCLONE_CONFIG_MINIO_ENDPOINT=" + srv.Endpoint,
+		"RCLONE_CONFIG_MINIO_REGION=" + miniotest.Region}
+	for _, kv := range os.Environ() {
+		// rclone 1.60 (aws-sdk-go v1) refuses to start when AWS_CA_BUNDLE
+		// is set; it needs none of the AWS_* variables.
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	return &rcloneRunner{bin: bin, env: env}
+}
+
+func (r *rcloneRunner) run(b *testing.B, args ...string) {
+	b.Helper()
+	cmd := exec.Command(r.bin, args...)
+	cmd.Env = r.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("rclone %v: %v\n%s", args, err, out)
+	}
+}
+
+// mount runs `rclone mount` (defaults, read-only) and returns when the
+// mount is up; the function returned unmounts it.
+func (r *rcloneRunner) mount(b *testing.B, bucket, mnt string) func() {
+	b.Helper()
+	cmd := exec.Command(r.bin, "mount", "--read-only", "minio:"+bucket, mnt)
+	cmd.Env = r.env
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("rclone mount: %v", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+		}
+		syscall.Unmount(mnt, syscall.MNT_DETACH)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for {
+		if _, ok, _ := mountinfo.Find(mnt); ok {
+			return stop
+		}
+		select {
+		case err := <-exited:
+			b.Fatalf("rclone mount exited: %v\n%s", err, out)
+		case <-ctx.Done():
+			stop()
+			b.Fatalf("rclone mount not up after 20s:\n%s", out)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func mbps(size int64, d time.Duration) float64 { return float64(size) / 1e6 / d.Seconds() }
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func fmtAll(v []float64) string {
+	var parts []string
+	for _, x := range v {
+		parts = append(parts, fmt.Sprintf("%.1f", x))
+	}
+	return strings.Join(parts, " ")
+}
+
+func humanSize(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
