@@ -13,22 +13,6 @@ import (
 // read-only even where the kernel flag is missing (tests mount without it
 // to check exactly that).
 
-var (
-	_ = (gofs.NodeSetattrer)((*node)(nil))
-	_ = (gofs.NodeCreater)((*node)(nil))
-	_ = (gofs.NodeMkdirer)((*node)(nil))
-	_ = (gofs.NodeMknoder)((*node)(nil))
-	_ = (gofs.NodeLinker)((*node)(nil))
-	_ = (gofs.NodeSymlinker)((*node)(nil))
-	_ = (gofs.NodeUnlinker)((*node)(nil))
-	_ = (gofs.NodeRmdirer)((*node)(nil))
-	_ = (gofs.NodeRenamer)((*node)(nil))
-	_ = (gofs.NodeSetxattrer)((*node)(nil))
-	_ = (gofs.NodeRemovexattrer)((*node)(nil))
-	_ = (gofs.NodeAllocater)((*node)(nil))
-	_ = (gofs.NodeCopyFileRanger)((*node)(nil))
-)
-
 func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	return syscall.EROFS
 }

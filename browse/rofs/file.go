@@ -18,8 +18,6 @@ type handle struct {
 	ra browse.Readahead
 }
 
-var _ = (gofs.NodeOpener)((*node)(nil))
-
 // Open re-reads the manifest unless it is younger than a second (so a
 // file opened after the job committed shows the new version), and keeps
 // the kernel's cached pages if they are of this version.
@@ -44,13 +42,6 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	n.fs.mu.Unlock()
 	return &handle{n: n}, fuseFlags, 0
 }
-
-var (
-	_ = (gofs.FileReader)((*handle)(nil))
-	_ = (gofs.FileReleaser)((*handle)(nil))
-	_ = (gofs.FileGetattrer)((*handle)(nil))
-	_ = (gofs.FileWriter)((*handle)(nil))
-)
 
 // Read serves one READ from one version of the file: if that version is
 // deleted under it, the whole READ is done again with the new one.

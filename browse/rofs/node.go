@@ -139,8 +139,6 @@ func (n *node) entryOut(c *node, m *format.Manifest, out *fuse.EntryOut) {
 	out.SetAttrTimeout(n.fs.opts.Refresh)
 }
 
-var _ = (gofs.NodeLookuper)((*node)(nil))
-
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	e, err := n.fs.tree.Lookup(ctx, n.id, name)
 	if err != nil {
@@ -164,8 +162,6 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 	return n.NewInode(ctx, c, gofs.StableAttr{Mode: stableMode(e.Kind), Ino: uint64(e.ID)}), 0
 }
 
-var _ = (gofs.NodeGetattrer)((*node)(nil))
-
 func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	m, err := n.manifest(ctx, n.fs.minAge())
 	if err != nil {
@@ -176,8 +172,6 @@ func (n *node) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOu
 	return 0
 }
 
-var _ = (gofs.NodeReadlinker)((*node)(nil))
-
 func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	m, err := n.manifest(ctx, n.fs.opts.Refresh)
 	if err != nil {
@@ -185,8 +179,6 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	}
 	return []byte(m.Target), 0
 }
-
-var _ = (gofs.NodeReaddirer)((*node)(nil))
 
 func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	ents, err := n.fs.tree.ReadDir(ctx, n.id)
@@ -204,8 +196,6 @@ func (n *node) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	}
 	return gofs.NewListDirStream(out), 0
 }
-
-var _ = (gofs.NodeStatfser)((*node)(nil))
 
 func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	out.Bsize = format.BlockSize

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"syscall"
 
-	gofs "github.com/hanwen/go-fuse/v2/fs"
-
 	"github.com/syncfs/syncfs/format"
 )
 
@@ -15,8 +13,6 @@ import (
 func shownXattr(x format.Xattr) bool {
 	return strings.HasPrefix(x.Name, "user.") && len(x.Name) > len("user.") && !strings.ContainsRune(x.Name, 0)
 }
-
-var _ = (gofs.NodeGetxattrer)((*node)(nil))
 
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	m, err := n.manifest(ctx, n.fs.opts.Refresh)
@@ -36,8 +32,6 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 	}
 	return 0, syscall.ENODATA
 }
-
-var _ = (gofs.NodeListxattrer)((*node)(nil))
 
 func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
 	m, err := n.manifest(ctx, n.fs.opts.Refresh)
