@@ -168,11 +168,16 @@ func (g *getter) run(ctx context.Context, chunks []chunk, fn func(context.Contex
 	var total int64
 	var first error
 	for _, c := range chunks {
+		acquired := false
 		select {
 		case g.slots <- struct{}{}:
+			acquired = true
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
+			if acquired {
+				<-g.slots
+			}
 			break
 		}
 		wg.Add(1)
