@@ -27,7 +27,7 @@ func (d *daemon) writeMetrics(w http.ResponseWriter, r *http.Request) {
 	metric := func(name, kind, help string, v int64) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %d\n", name, help, name, kind, name, v)
 	}
-	us, fsst := d.up.Stats(), d.fs.Stats()
+	us := d.up.Stats()
 	var pending int64
 	if files, err := d.j.State(); err == nil {
 		for _, f := range files {
@@ -43,7 +43,10 @@ func (d *daemon) writeMetrics(w http.ResponseWriter, r *http.Request) {
 	metric("syncfs_deleted_objects_total", "counter", "Objects deleted (superseded or unlinked).", us.Deleted.Load())
 	metric("syncfs_upload_errors_total", "counter", "Failed commits (retried).", us.Errors.Load())
 	metric("syncfs_remote_retries_total", "counter", "Remote requests retried.", d.retries.Load())
-	metric("syncfs_writes_total", "counter", "WRITE requests served.", fsst.Writes.Load())
-	metric("syncfs_write_bytes_total", "counter", "Bytes written through the mount.", fsst.WriteBytes.Load())
-	metric("syncfs_passthrough_opens_total", "counter", "Read-only opens served by kernel passthrough.", fsst.Passthrough.Load())
+	if d.fs != nil { // a mount, not a watch
+		fsst := d.fs.Stats()
+		metric("syncfs_writes_total", "counter", "WRITE requests served.", fsst.Writes.Load())
+		metric("syncfs_write_bytes_total", "counter", "Bytes written through the mount.", fsst.WriteBytes.Load())
+		metric("syncfs_passthrough_opens_total", "counter", "Read-only opens served by kernel passthrough.", fsst.Passthrough.Load())
+	}
 }
