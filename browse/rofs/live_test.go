@@ -23,10 +23,16 @@ import (
 //   - once commits stop, a new open, and a descriptor held open all
 //     along, both see the last version within the refresh period.
 func TestMountLive(t *testing.T) {
-	store, url, env := remotes[0].store(t)
+	for _, r := range remotes {
+		t.Run(r.name, func(t *testing.T) { testMountLive(t, r) })
+	}
+}
+
+func testMountLive(t *testing.T, r remoteFor) {
+	store, url, env := r.store(t)
 	w := browsetest.New(t, store)
 	w.FrameBlocks, w.ObjectRaw = 2, 8*format.BlockSize // many frames and objects to lose
-	const size = 3*format.MaxFrameRaw + 12345
+	const size = 2*format.MaxFrameRaw + 12345
 	w.WriteFile("live", bytes.Repeat([]byte{1}, size), 0o644)
 	refresh := 200 * time.Millisecond
 	m := newMount(t, url, env, serverConfig{Refresh: refresh})
@@ -92,10 +98,11 @@ func TestMountLive(t *testing.T) {
 				errs <- fmt.Errorf("buffered read: %v", err)
 				return
 			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}()
 
-	const last = 30
+	const last = 16
 	for v := 2; v <= last; v++ {
 		w.WriteFile("live", bytes.Repeat([]byte{byte(v)}, size), 0o644)
 		time.Sleep(10 * time.Millisecond)
@@ -129,7 +136,13 @@ func TestMountLive(t *testing.T) {
 // TestMountWarmCache: a remount with the same cache directory reads
 // every file again without fetching a single data object.
 func TestMountWarmCache(t *testing.T) {
-	store, url, env := remotes[0].store(t)
+	for _, r := range remotes {
+		t.Run(r.name, func(t *testing.T) { testMountWarmCache(t, r) })
+	}
+}
+
+func testMountWarmCache(t *testing.T, r remoteFor) {
+	store, url, env := r.store(t)
 	w := browsetest.New(t, store)
 	files := append(w.WriteVariety(false), "big")
 	w.WriteFile("big", browsetest.Pattern(9, 20<<20), 0o644)

@@ -26,14 +26,19 @@ import (
 // -benchtime 3x or more):
 //
 //   - cold: a sequential read of a 1 GiB file through a fresh read-only
-//     mount (empty cache) — against `syncfs get` of it, and against an
-//     `rclone mount` read of a plain copy uploaded with rclone;
+//     mount (empty cache; as root, the page cache dropped so that MinIO
+//     reads its disk) — against `syncfs get` of it, and against an
+//     `rclone mount` read of a plain copy uploaded with rclone, each
+//     after the same drop;
 //
 //   - re-read: the same read again on the same mount (the kernel kept
-//     the pages: FOPEN_KEEP_CACHE) — against reading a local copy;
-//   - warm: the same read after a remount with the disk cache the cold
-//     read filled — against reading a local copy (both from the host's
-//     page cache: the cache entries and the copy were just written);
+//     the pages: FOPEN_KEEP_CACHE) — against a local copy in the page
+//     cache;
+//
+//   - warm: the same read after a remount, from the disk cache the cold
+//     read filled — its entries in the page cache, against a local copy
+//     in the page cache; and (as root) with the page cache dropped,
+//     against a local copy read from disk;
 //
 //   - 4 KiB random reads per second, cold (fresh cache) and warm.
 //
@@ -74,7 +79,12 @@ func BenchmarkBrowse(b *testing.B) {
 		b.Logf("rclone upload: %v", time.Since(start).Round(time.Millisecond))
 	}
 
-	var cold, reread, get, rclone, warm, localRead, rndCold, rndWarm, rndLocal []float64
+	canDrop := dropCaches() == nil
+	if !canDrop {
+		b.Logf("cannot drop the page cache (not root?): the disk-bound warm figure is left out")
+	}
+	var cold, reread, get, rclone, warmHot, warmDisk, localHot, localDisk, rndCold, rndWarm, rndLocal []float64
+	bigOn := func(mnt string) string { return filepath.Join(mnt, "results/big.bin") }
 	i := 0
 	for b.Loop() {
 		i++
@@ -82,29 +92,50 @@ func BenchmarkBrowse(b *testing.B) {
 		mnt := filepath.Join(dir, fmt.Sprintf("mnt%d", i))
 		os.Mkdir(mnt, 0o755)
 
-		// Cold sequential read through a fresh mount, which fills the cache.
+		// Cold: a sequential read through a fresh mount (empty cache,
+		// nothing in the page cache, MinIO reading its disk), which fills
+		// the cache; then the same read again on the same mount, where
+		// the kernel kept the pages.
+		dropCaches()
 		roMount(b, env, url, cache, mnt)
-		cold = append(cold, mbps(size, timeRead(b, filepath.Join(mnt, "results/big.bin"), size)))
-		// Re-read on the same mount: the kernel kept the pages.
-		reread = append(reread, mbps(size, timeRead(b, filepath.Join(mnt, "results/big.bin"), size)))
+		cold = append(cold, mbps(size, timeRead(b, bigOn(mnt), size)))
+		reread = append(reread, mbps(size, timeRead(b, bigOn(mnt), size)))
 		roUnmount(b, env, mnt)
 
-		// Warm: a remount (no page cache) reads from the disk cache the
-		// cold read filled: random reads first, then a sequential read.
+		// Warm: a remount reads from the disk cache the cold read filled,
+		// its entries still in the page cache: random reads first, then
+		// a sequential read.
 		roMount(b, env, url, cache, mnt)
-		rndWarm = append(rndWarm, randomReads(b, filepath.Join(mnt, "results/big.bin"), size, 5000))
-		warm = append(warm, mbps(size, timeRead(b, filepath.Join(mnt, "results/big.bin"), size)))
+		rndWarm = append(rndWarm, randomReads(b, bigOn(mnt), size, 5000))
+		warmHot = append(warmHot, mbps(size, timeRead(b, bigOn(mnt), size)))
 		roUnmount(b, env, mnt)
-		localRead = append(localRead, mbps(size, timeRead(b, local, size)))
+
+		// The local copy: from disk, then from the page cache.
+		if canDrop {
+			dropCaches()
+			localDisk = append(localDisk, mbps(size, timeRead(b, local, size)))
+		}
+		localHot = append(localHot, mbps(size, timeRead(b, local, size)))
 		rndLocal = append(rndLocal, randomReads(b, local, size, 20000))
 
+		// Warm from disk: the page cache dropped, a remount reads the
+		// cache entries from disk.
+		if canDrop {
+			dropCaches()
+			roMount(b, env, url, cache, mnt)
+			warmDisk = append(warmDisk, mbps(size, timeRead(b, bigOn(mnt), size)))
+			roUnmount(b, env, mnt)
+		}
+
 		// 4 KiB random reads through a fresh mount, cold cache.
+		dropCaches()
 		roMount(b, env, url, filepath.Join(dir, fmt.Sprintf("rcache%d", i)), mnt)
-		rndCold = append(rndCold, randomReads(b, filepath.Join(mnt, "results/big.bin"), size, 300))
+		rndCold = append(rndCold, randomReads(b, bigOn(mnt), size, 300))
 		roUnmount(b, env, mnt)
 
 		// syncfs get of the same file into a fresh directory.
 		got := filepath.Join(dir, fmt.Sprintf("got%d", i))
+		dropCaches()
 		start := time.Now()
 		must(b, env, "get", url+"/results/big.bin", got)
 		get = append(get, mbps(size, time.Since(start)))
@@ -113,11 +144,13 @@ func BenchmarkBrowse(b *testing.B) {
 		if rcl != nil {
 			rmnt := filepath.Join(dir, fmt.Sprintf("rclone%d", i))
 			os.Mkdir(rmnt, 0o755)
+			dropCaches()
 			stop := rcl.mount(b, bucket, rmnt)
 			rclone = append(rclone, mbps(size, timeRead(b, filepath.Join(rmnt, "plain/big.bin"), size)))
 			stop()
 		}
 		os.RemoveAll(cache)
+		os.RemoveAll(filepath.Join(dir, fmt.Sprintf("rcache%d", i)))
 	}
 	report := func(name string, v []float64) float64 {
 		m := median(v)
@@ -125,11 +158,15 @@ func BenchmarkBrowse(b *testing.B) {
 		b.Logf("%-22s %s (median %.1f)", name, fmtAll(v), m)
 		return m
 	}
-	c, g, wm, l := report("cold-mount-MB/s", cold), report("get-MB/s", get), report("warm-mount-MB/s", warm), report("local-MB/s", localRead)
-	rr := report("reread-mount-MB/s", reread)
+	c, g := report("cold-mount-MB/s", cold), report("get-MB/s", get)
+	rr, wh, lh := report("reread-mount-MB/s", reread), report("warm-hot-MB/s", warmHot), report("local-hot-MB/s", localHot)
 	b.ReportMetric(c/g, "cold/get")
-	b.ReportMetric(wm/l, "warm/local")
-	b.ReportMetric(rr/l, "reread/local")
+	b.ReportMetric(rr/lh, "reread/local")
+	b.ReportMetric(wh/lh, "warm-hot/local-hot")
+	if canDrop {
+		wd, ld := report("warm-disk-MB/s", warmDisk), report("local-disk-MB/s", localDisk)
+		b.ReportMetric(wd/ld, "warm-disk/local-disk")
+	}
 	if rcl != nil {
 		r := report("rclone-mount-MB/s", rclone)
 		b.ReportMetric(c/r, "cold/rclone")
@@ -138,6 +175,13 @@ func BenchmarkBrowse(b *testing.B) {
 	report("rand4k-warm-reads/s", rndWarm)
 	report("rand4k-local-reads/s", rndLocal)
 	b.ReportMetric(0, "ns/op") // the loop's time mixes everything
+}
+
+// dropCaches empties the page cache (root only), so that a read comes
+// from disk: MinIO's objects, the cache entries, the local copy.
+func dropCaches() error {
+	syscall.Sync()
+	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3"), 0)
 }
 
 // writeContent writes size bytes that compress about 2:1, like solver
