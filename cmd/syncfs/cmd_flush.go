@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/syncfs/syncfs/internal/control"
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"golang.org/x/sys/unix"
 )
@@ -44,7 +46,7 @@ func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, as
 	}
 	var p FlushProgress
 	if err := c.Do(ctx, http.MethodPost, "/flush", nil, &p); err != nil {
-		return err
+		return deadDaemon(mnt, c, err)
 	}
 	if !wait {
 		if asJSON {
@@ -68,7 +70,7 @@ func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, as
 				show.done()
 				return exitcode.New(exitcode.Timeout, "flush of %s timed out after %v with %s still pending", mnt, time.Since(start).Round(time.Second), humanBytes(p.PendingBytes))
 			}
-			return err
+			return deadDaemon(mnt, c, err)
 		}
 		p = q
 		switch {
@@ -147,4 +149,13 @@ func (p *progress) done() {
 	if p.drawn {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// deadDaemon turns "nobody answers on the control socket" into what it
+// means for the user: the daemon died, and how to ship what it left.
+func deadDaemon(mnt string, c *control.Client, err error) error {
+	if !errors.Is(err, control.ErrNoDaemon) {
+		return err
+	}
+	return exitcode.New(exitcode.Mountpoint, "the syncfs daemon of %s is not running (it died?); its journal in %s keeps everything pending: run syncfs unmount %s, then syncfs recover --state %s --backing DIR --remote URL", mnt, c.Dir, mnt, c.Dir)
 }

@@ -27,7 +27,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	var st Status
 	if err := c.Do(ctx, http.MethodGet, "/status", nil, &st); err != nil {
-		return err
+		return deadDaemon(pos[0], c, err)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)

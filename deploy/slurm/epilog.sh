@@ -4,9 +4,10 @@
 # from slurmd (Epilog=), whatever the job's exit status. See docs/slurm.md.
 #
 # All shipped: unmount, remove the local copy (SYNCFS_CLEANUP=yes), exit 0.
-# Not all shipped (upload failed or timed out, the daemon died): unmount,
-# keep the backing and state dirs for `syncfs recover`, say so in one
-# line, and exit 0, or 1 with SYNCFS_ON_UPLOAD_FAILURE=drain (slurmd
+# The daemon died: unmount (detach) and ship its journal with `syncfs
+# recover`. Not all shipped (upload failed or timed out, recover failed):
+# unmount, keep the backing and state dirs for `syncfs recover`, say so in
+# one line, and exit 0, or 1 with SYNCFS_ON_UPLOAD_FAILURE=drain (slurmd
 # drains the node on a failed epilog, so an administrator looks). It never
 # deletes anything that is not in the remote.
 # shellcheck source-path=SCRIPTDIR
@@ -54,21 +55,22 @@ main() {
 		say "cannot read $DATA/job.env"
 		exit 1
 	}
-	local start=$SECONDS why=
+	local start=$SECONDS why='' dead='' recovered=''
 	local pid
 	pid=$(cat "$STATE/pid" 2>/dev/null)
 	if [[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
-		why="the syncfs daemon (pid $pid) died during the job; see $STATE/syncfs.log"
+		dead="the syncfs daemon (pid $pid) died during the job; see $STATE/syncfs.log"
 	elif mounted "$MNT"; then
 		syncfs_call "$(add_duration "$SYNCFS_FLUSH_TIMEOUT" 30)" flush --wait --timeout "$SYNCFS_FLUSH_TIMEOUT" "$MNT"
 		case $RC in
 		0) ;;
 		3) why="upload timed out after $SYNCFS_FLUSH_TIMEOUT: $(last_line "$OUT")" ;;
+		5) dead="the syncfs daemon died during the job; see $STATE/syncfs.log" ;;
 		124 | 137) why="syncfs flush did not return within $SYNCFS_FLUSH_TIMEOUT and was killed" ;;
 		*) why="upload failed (syncfs flush exit $RC): $(last_line "$OUT")" ;;
 		esac
 	else
-		why="$MNT was not mounted when the job ended (did the syncfs daemon die? see $STATE/syncfs.log)"
+		dead="$MNT was not mounted when the job ended (did the syncfs daemon die? see $STATE/syncfs.log)"
 	fi
 	# Unmount whatever happened: the journal keeps what is pending, and a
 	# mount whose daemon died is detached.
@@ -78,9 +80,23 @@ main() {
 	else
 		rmdir "$MNT" 2>/dev/null
 	fi
+	if [[ -n $dead && -z $why ]]; then
+		# The daemon is gone but its journal and backing dir are here:
+		# ship them without a mount (files it had open are compared
+		# block by block with the remote).
+		local args=(recover --state "$STATE" --backing "$BACKING" --remote "$REMOTE" --timeout "$SYNCFS_FLUSH_TIMEOUT") x
+		for x in "${EXCLUDES[@]}"; do
+			args+=(--exclude "$x")
+		done
+		syncfs_call "$(add_duration "$SYNCFS_FLUSH_TIMEOUT" 30)" "${args[@]}"
+		case $RC in
+		0) recovered="; $dead, recovered its journal" ;;
+		*) why="$dead; syncfs recover exit $RC: $(last_line "$OUT")" ;;
+		esac
+	fi
 	[[ -z $why ]] || kept "$why"
 
-	local done_="shipped to $REMOTE and unmounted in $((SECONDS - start))s (job exit ${SLURM_JOB_EXIT_CODE2:-?})"
+	local done_="shipped to $REMOTE and unmounted in $((SECONDS - start))s (job exit ${SLURM_JOB_EXIT_CODE2:-?})$recovered"
 	if [[ $SYNCFS_CLEANUP == yes ]]; then
 		rm -rf --one-file-system "$DATA"
 		done_+="; removed the local copy"
