@@ -129,29 +129,65 @@ func (f *File) frameRef(x format.Extent) (frameRef, error) {
 	return frameRef{seq: x.Seq, off: x.FrameOff, stored: x.FrameLen, raw: x.RawLen, codec: x.Codec, crc: x.CRC}, nil
 }
 
-// fill copies the pieces' bytes into p and zeros the rest.
+// fill copies the pieces' bytes into p and zeros the rest. A frame in
+// memory is copied from; a frame only a small part of which is needed
+// (a random read) is read from the disk cache block by block, without
+// reading the whole frame; the others are got whole by frames.
 func (f *File) fill(ctx context.Context, p []byte, pieces []piece) error {
-	refs := make([]frameRef, 0, len(pieces))
-	seen := make(map[frameRef]bool, len(pieces))
-	for _, pc := range pieces {
-		if !seen[pc.fr] {
-			seen[pc.fr] = true
-			refs = append(refs, pc.fr)
-		}
-	}
-	frames, err := f.t.frames(ctx, f.id, refs)
-	if err != nil {
-		return err
-	}
 	cursor := 0
 	for _, pc := range pieces {
 		clear(p[cursor:pc.dst])
-		raw := frames[pc.fr]
-		copy(p[pc.dst:pc.dst+pc.n], raw[pc.skip:int(pc.skip)+pc.n])
 		cursor = pc.dst + pc.n
 	}
 	clear(p[cursor:])
+
+	need := make(map[frameRef]int, len(pieces))
+	var order []frameRef
+	for _, pc := range pieces {
+		if _, ok := need[pc.fr]; !ok {
+			order = append(order, pc.fr)
+		}
+		need[pc.fr] += pc.n
+	}
+	done := make(map[frameRef]bool, len(order))
+	var fetch []frameRef
+	for _, fr := range order {
+		switch {
+		case f.t.mem.get(frameKey{f.id, fr}) != nil:
+			// copied below, with the fetched ones
+		case f.t.opts.Cache != nil && need[fr]*smallRead <= int(fr.raw) && f.readCached(p, pieces, fr):
+			done[fr] = true
+			continue
+		}
+		fetch = append(fetch, fr)
+	}
+	frames, err := f.t.frames(ctx, f.id, fetch)
+	if err != nil {
+		return err
+	}
+	for _, pc := range pieces {
+		if !done[pc.fr] {
+			raw := frames[pc.fr]
+			copy(p[pc.dst:pc.dst+pc.n], raw[pc.skip:int(pc.skip)+pc.n])
+		}
+	}
 	return nil
+}
+
+// smallRead: a read needing less than 1/smallRead of a frame reads only
+// its blocks from the disk cache.
+const smallRead = 4
+
+// readCached reads the pieces of frame fr from the disk cache, block by
+// block; false if any is missing.
+func (f *File) readCached(p []byte, pieces []piece, fr frameRef) bool {
+	k := f.t.cacheKey(f.id, fr)
+	for _, pc := range pieces {
+		if pc.fr == fr && !f.t.opts.Cache.ReadAt(k, int(fr.raw), fr.crc, p[pc.dst:pc.dst+pc.n], int(pc.skip)) {
+			return false
+		}
+	}
+	return true
 }
 
 // Prefetch starts fetching, in the background, the frames that cover
@@ -196,6 +232,9 @@ func (f *File) View(ctx context.Context, off int64, n int) ([]byte, error) {
 		return nil, err
 	}
 	pc := pieces[0]
+	if pc.n*smallRead < int(pc.fr.raw) && f.t.mem.get(frameKey{f.id, pc.fr}) == nil {
+		return nil, nil // a small read: ReadAt reads just its blocks
+	}
 	frames, err := f.t.frames(ctx, f.id, []frameRef{pc.fr})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/syncfs/syncfs/browse"
+	"github.com/syncfs/syncfs/browse/cache"
 	"github.com/syncfs/syncfs/format"
 )
 
@@ -175,5 +176,37 @@ func TestStale(t *testing.T) {
 	})
 	if err != nil || string(buf) != "bbbbbbbbbb" || f.Manifest().Version != old.Manifest().Version+1 {
 		t.Fatalf("Follow: %q, %v", buf, err)
+	}
+}
+
+// TestSmallReadsFromDiskCache: once a file is in the disk cache, small
+// reads through a fresh tree (nothing in memory) read only their blocks
+// from it and fetch nothing.
+func TestSmallReadsFromDiskCache(t *testing.T) {
+	fx := newFixture(t, nil)
+	want := patterned(4, 5*format.MaxFrameRaw+77)
+	fx.w.WriteFile("f", want, 0o644)
+	c, err := cache.Open(t.TempDir(), 1<<30, cache.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	id := fx.w.ID("f")
+	readAll(t, fx.open(t, browse.Options{Cache: c}), "f")
+	c.Flush()
+	tr := fx.open(t, browse.Options{Cache: c, MemCache: 1})
+	f, _ := tr.OpenFile(ctx, id)
+	gets := fx.store.DataGets.Load()
+	r := rand.New(rand.NewPCG(2, 2))
+	for i := 0; i < 200; i++ {
+		buf := make([]byte, r.IntN(20000)+1)
+		off := r.Int64N(int64(len(want) - len(buf)))
+		if _, err := f.ReadAt(ctx, buf, off); err != nil || !bytes.Equal(buf, want[off:off+int64(len(buf))]) {
+			t.Fatalf("read %d at %d: %v", len(buf), off, err)
+		}
+	}
+	if n := fx.store.DataGets.Load() - gets; n != 0 {
+		t.Errorf("%d data GETs for reads the disk cache holds", n)
 	}
 }

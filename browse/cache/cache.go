@@ -66,6 +66,7 @@ type Cache struct {
 type job struct {
 	path string
 	body []byte
+	raw  int // raw bytes, for the queue's accounting
 }
 
 // writers is the number of goroutines writing entries.
@@ -108,28 +109,18 @@ func Open(dir string, limit int64, opts Options) (*Cache, error) {
 func (c *Cache) Dir() string { return filepath.Dir(c.root) }
 
 // Get returns the raw bytes of frame k if the cache holds an entry for
-// it of rawLen bytes whose crc32c is crc. A damaged entry is removed and
+// it of rawLen bytes whose crc32c is sum. A damaged entry is removed and
 // counts as a miss.
-func (c *Cache) Get(k Key, rawLen int, crc uint32) ([]byte, bool) {
-	if c == nil {
+func (c *Cache) Get(k Key, rawLen int, sum uint32) ([]byte, bool) {
+	if c == nil || rawLen > maxEntryRaw {
 		return nil, false
 	}
-	p, ok := k.path(c.root)
+	f, p, st, ok := c.open(k)
 	if !ok {
 		return nil, false
 	}
-	f, err := os.Open(p)
-	if err != nil {
-		c.misses.Add(1)
-		return nil, false
-	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		c.misses.Add(1)
-		return nil, false
-	}
-	if st.Size() > headerSize+maxEntryRaw || st.Size() < headerSize {
+	if st.Size() > int64(headerLen(maxEntryRaw)+maxEntryRaw) || st.Size() < 20 {
 		c.drop(p, st)
 		return nil, false
 	}
@@ -138,21 +129,107 @@ func (c *Cache) Get(k Key, rawLen int, crc uint32) ([]byte, bool) {
 		c.drop(p, st)
 		return nil, false
 	}
-	raw, err := decodeEntry(b, rawLen, crc)
-	if err == errOther {
-		c.misses.Add(1) // sound, but not what this caller's manifest says
+	raw, err := decodeEntry(b, rawLen, sum)
+	if !c.verdict(p, st, err) {
 		return nil, false
+	}
+	return raw, true
+}
+
+// ReadAt fills dst with the bytes at off of frame k (rawLen bytes,
+// crc32c sum), reading and checking only the 64 KiB blocks that hold
+// them: a small read of a cached frame costs a small read. It reports
+// false on a miss; a damaged entry is removed.
+func (c *Cache) ReadAt(k Key, rawLen int, sum uint32, dst []byte, off int) bool {
+	if c == nil || rawLen > maxEntryRaw || off < 0 || off+len(dst) > rawLen {
+		return false
+	}
+	f, p, st, ok := c.open(k)
+	if !ok {
+		return false
+	}
+	defer f.Close()
+	hl := headerLen(rawLen)
+	if st.Size() != int64(hl+rawLen) {
+		// Another frame's entry (or a damaged one): Get tells which.
+		c.misses.Add(1)
+		return false
+	}
+	hb := make([]byte, hl)
+	if _, err := f.ReadAt(hb, 0); err != nil {
+		c.drop(p, st)
+		return false
+	}
+	h, err := decodeHeader(hb)
+	if err == nil && (h.rawLen != rawLen || h.sum != sum) {
+		err = errOther
 	}
 	if err != nil {
-		c.drop(p, st)
-		return nil, false
+		return c.verdict(p, st, err)
 	}
+	first, last := off/blockSize, (off+len(dst)-1)/blockSize
+	lo, hi := first*blockSize, min((last+1)*blockSize, rawLen)
+	buf := make([]byte, hi-lo)
+	if _, err := f.ReadAt(buf, int64(hl+lo)); err != nil {
+		c.drop(p, st)
+		return false
+	}
+	for i := first; i <= last; i++ {
+		b := buf[(i-first)*blockSize : min((i-first+1)*blockSize, len(buf))]
+		if crc(b) != h.blocks[i] {
+			c.drop(p, st)
+			return false
+		}
+	}
+	copy(dst, buf[off-lo:])
+	c.touch(p, st)
+	c.hits.Add(1)
+	return true
+}
+
+// open opens the entry of k, if there is one.
+func (c *Cache) open(k Key) (*os.File, string, os.FileInfo, bool) {
+	p, ok := k.path(c.root)
+	if !ok {
+		return nil, "", nil, false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		c.misses.Add(1)
+		return nil, "", nil, false
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		c.misses.Add(1)
+		return nil, "", nil, false
+	}
+	return f, p, st, true
+}
+
+// verdict counts the outcome of decoding an entry: a hit (refreshing its
+// time), a sound entry of another frame (a miss, left alone) or a
+// damaged one (a miss, removed).
+func (c *Cache) verdict(p string, st os.FileInfo, err error) bool {
+	switch {
+	case err == nil:
+		c.touch(p, st)
+		c.hits.Add(1)
+		return true
+	case err == errOther:
+		c.misses.Add(1)
+	default:
+		c.drop(p, st)
+	}
+	return false
+}
+
+// touch makes an entry recently used, at most once per touchAfter.
+func (c *Cache) touch(p string, st os.FileInfo) {
 	if time.Since(st.ModTime()) > touchAfter {
 		now := time.Now()
 		os.Chtimes(p, now, now)
 	}
-	c.hits.Add(1)
-	return raw, true
 }
 
 // drop removes a damaged entry, unless another process has replaced it
@@ -168,7 +245,7 @@ func (c *Cache) drop(p string, read os.FileInfo) {
 // Put stores frame k's raw bytes (whose crc32c is crc) in the
 // background. It never blocks: when the write queue is full the entry is
 // dropped.
-func (c *Cache) Put(k Key, raw []byte, crc uint32) {
+func (c *Cache) Put(k Key, raw []byte, sum uint32) {
 	if c == nil || len(raw) > maxEntryRaw {
 		return
 	}
@@ -188,7 +265,7 @@ func (c *Cache) Put(k Key, raw []byte, crc uint32) {
 	c.queued.Add(int64(len(raw)))
 	c.pending.Add(1)
 	select {
-	case c.q <- job{path: p, body: encodeEntry(raw, crc)}:
+	case c.q <- job{path: p, body: encodeEntry(raw, sum), raw: len(raw)}:
 	default:
 		c.queued.Add(-int64(len(raw)))
 		c.pending.Add(-1)
@@ -202,7 +279,7 @@ func (c *Cache) writer() {
 		if err := c.write(j); err != nil && c.opts.Logger != nil {
 			c.opts.Logger.Printf("cache: %v", err)
 		}
-		c.queued.Add(-int64(len(j.body) - headerSize))
+		c.queued.Add(-int64(j.raw))
 		c.pending.Add(-1)
 	}
 }

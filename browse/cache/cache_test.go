@@ -62,8 +62,8 @@ func TestPutGet(t *testing.T) {
 	if got, ok := c2.Get(key(1), len(raw), crc); !ok || !bytes.Equal(got, raw) {
 		t.Fatal("entry lost on reopen")
 	}
-	if s := c2.Stats(); s.Used != int64(len(raw)+headerSize) {
-		t.Errorf("reopened cache counts %d bytes, want %d", s.Used, len(raw)+headerSize)
+	if s := c2.Stats(); s.Used != int64(len(raw)+headerLen(len(raw))) {
+		t.Errorf("reopened cache counts %d bytes, want %d", s.Used, len(raw)+headerLen(len(raw)))
 	}
 }
 
@@ -98,7 +98,7 @@ func TestDamagedEntry(t *testing.T) {
 func TestEvictLRU(t *testing.T) {
 	dir := t.TempDir()
 	const n, size = 10, 10000
-	c := open(t, dir, int64(n*(size+headerSize))) // room for exactly n
+	c := open(t, dir, int64(n*(size+headerLen(size)))) // room for exactly n
 	crcs := make([]uint32, 2*n)
 	old := time.Now().Add(-time.Hour)
 	for i := 0; i < n; i++ {
@@ -133,7 +133,7 @@ func TestEvictLRU(t *testing.T) {
 			t.Errorf("new entry %d missing", i)
 		}
 	}
-	if used := c.Stats().Used; used > int64(n*(size+headerSize)) {
+	if used := c.Stats().Used; used > int64(n*(size+headerLen(size))) {
 		t.Errorf("%d bytes used, over the limit", used)
 	}
 }
@@ -144,8 +144,8 @@ func TestEvictLRU(t *testing.T) {
 func TestShared(t *testing.T) {
 	dir := t.TempDir()
 	const size = 4000
-	a := open(t, dir, 30*(size+headerSize))
-	b := open(t, dir, 30*(size+headerSize))
+	a := open(t, dir, int64(30*(size+headerLen(size))))
+	b := open(t, dir, int64(30*(size+headerLen(size))))
 	var wg sync.WaitGroup
 	errs := make(chan error, 100)
 	for g, c := range []*Cache{a, b, a, b} {
@@ -185,7 +185,7 @@ func TestShared(t *testing.T) {
 		}
 		return nil
 	})
-	if total > 2*30*(size+headerSize) {
+	if total > int64(2*30*(size+headerLen(size))) {
 		t.Errorf("cache holds %d bytes, far over its limit", total)
 	}
 }
@@ -220,11 +220,43 @@ func TestNilCache(t *testing.T) {
 func FuzzDecodeEntry(f *testing.F) {
 	raw, crc := frame(1, 100)
 	f.Add(encodeEntry(raw, crc), 100, crc)
-	f.Add([]byte("SFC1"), 0, uint32(0))
-	f.Fuzz(func(t *testing.T, b []byte, rawLen int, crc uint32) {
-		got, err := decodeEntry(b, rawLen, crc)
-		if err == nil && (len(got) != rawLen || crc32.Checksum(got, castagnoli) != crc) {
+	f.Add([]byte("SFC2"), 0, uint32(0))
+	f.Add(encodeEntry(nil, 0), 0, uint32(0))
+	f.Fuzz(func(t *testing.T, b []byte, rawLen int, sum uint32) {
+		got, err := decodeEntry(b, rawLen, sum)
+		if err == nil && (len(got) != rawLen || crc32.Checksum(got, castagnoli) != sum) {
 			t.Fatalf("accepted an entry that is not the frame asked for")
 		}
 	})
+}
+
+// TestReadAt: a range of a cached frame is read and checked block by
+// block; a damaged block is a miss, and the entry is removed.
+func TestReadAt(t *testing.T) {
+	c := open(t, t.TempDir(), 1<<30)
+	raw, sum := frame(3, 5*blockSize+123)
+	c.Put(key(3), raw, sum)
+	c.Flush()
+	for _, r := range [][2]int{{0, 10}, {blockSize - 5, 10}, {3 * blockSize, blockSize}, {5 * blockSize, 123}, {0, len(raw)}} {
+		dst := make([]byte, r[1])
+		if !c.ReadAt(key(3), len(raw), sum, dst, r[0]) || !bytes.Equal(dst, raw[r[0]:r[0]+r[1]]) {
+			t.Fatalf("ReadAt(%d, %d)", r[0], r[1])
+		}
+	}
+	if c.ReadAt(key(3), len(raw), sum^1, make([]byte, 10), 0) {
+		t.Error("hit with another crc")
+	}
+	p, _ := key(3).path(c.root)
+	b, _ := os.ReadFile(p)
+	b[headerLen(len(raw))+2*blockSize+7] ^= 1
+	os.WriteFile(p, b, 0o600)
+	if !c.ReadAt(key(3), len(raw), sum, make([]byte, 10), 0) {
+		t.Error("a sound block of a damaged entry missed")
+	}
+	if c.ReadAt(key(3), len(raw), sum, make([]byte, 10), 2*blockSize) {
+		t.Error("a damaged block hit")
+	}
+	if _, err := os.Stat(p); !os.IsNotExist(err) {
+		t.Error("damaged entry not removed")
+	}
 }
