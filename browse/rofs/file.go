@@ -2,6 +2,7 @@ package rofs
 
 import (
 	"context"
+	"errors"
 	"io"
 	"syscall"
 
@@ -73,6 +74,9 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	})
 	if used != f {
 		n.setManifest(used.Manifest())
+	}
+	if errors.Is(err, browse.ErrNotExist) {
+		return nil, syscall.ESTALE // deleted from the remote while open
 	}
 	if err != nil {
 		return nil, n.fs.toErrno("read", n.id, err)
