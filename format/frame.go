@@ -53,7 +53,10 @@ func (c *Compressor) encoder() *zstd.Encoder {
 	if e, ok := c.pool.Get().(*zstd.Encoder); ok {
 		return e
 	}
-	e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(c.level), zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true))
+	// Frames are at most 1 MiB: a window as large is all they can use,
+	// and it bounds the encoder's memory.
+	e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(c.level), zstd.WithEncoderConcurrency(1), zstd.WithZeroFrames(true),
+		zstd.WithWindowSize(MaxFrameRaw), zstd.WithLowerEncoderMem(true))
 	return e
 }
 
@@ -73,9 +76,11 @@ func (c *Compressor) Encode(dst, raw []byte) ([]byte, Codec) {
 	if len(sample) > sampleSize {
 		sample = raw[:sampleSize]
 	}
+	sp := scratchBufs.Get().(*[]byte)
+	defer scratchBufs.Put(sp)
 	var scratch [2 * sampleSize]byte
 	plain := len(e.EncodeAll(sample, scratch[:0]))
-	sh := shuffle4(make([]byte, 0, len(sample)), sample)
+	sh := shuffle4((*sp)[:0], sample)
 	shuffled := len(e.EncodeAll(sh, scratch[:0]))
 	best, codec := plain, CodecZstd
 	if shuffled < plain {
@@ -86,7 +91,8 @@ func (c *Compressor) Encode(dst, raw []byte) ([]byte, Codec) {
 	}
 	in := raw
 	if codec == CodecShuffleZstd {
-		in = shuffle4(make([]byte, 0, len(raw)), raw)
+		in = shuffle4((*sp)[:0], raw)
+		*sp = in[:0]
 	}
 	start := len(dst)
 	dst = e.EncodeAll(in, dst)
@@ -95,6 +101,9 @@ func (c *Compressor) Encode(dst, raw []byte) ([]byte, Codec) {
 	}
 	return dst, codec
 }
+
+// scratchBufs hold shuffled frames, so that shuffling allocates nothing.
+var scratchBufs = sync.Pool{New: func() any { b := make([]byte, 0, MaxFrameRaw); return &b }}
 
 var decoders = sync.Pool{New: func() any {
 	d, _ := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(2*MaxFrameRaw), zstd.WithDecoderMaxWindow(8<<20))
@@ -131,8 +140,11 @@ func Decode(dst, stored []byte, codec Codec, rawLen uint32, crc uint32) ([]byte,
 		return nil, corrupt("frame: %d raw bytes, manifest says %d", len(raw), rawLen)
 	}
 	if codec == CodecShuffleZstd {
-		un := unshuffle4(make([]byte, 0, len(raw)), raw)
+		sp := scratchBufs.Get().(*[]byte)
+		un := unshuffle4((*sp)[:0], raw)
 		copy(raw, un)
+		*sp = un[:0]
+		scratchBufs.Put(sp)
 	}
 	if CRC(raw) != crc {
 		return nil, corrupt("frame: checksum mismatch")

@@ -175,7 +175,6 @@ func (f *file) recordWrite(id journal.ID, off int64, n int) {
 	}
 	if id != 0 {
 		f.n.fs.j.RecordWrite(id, off, int64(n))
-		f.n.fs.noteWrite(id, f.fdv)
 	}
 	f.n.fs.stats.Writes.Add(1)
 	f.n.fs.stats.WriteBytes.Add(int64(n))
@@ -269,9 +268,6 @@ func (f *file) Allocate(ctx context.Context, off uint64, size uint64, mode uint3
 	}
 	if err := unix.Fstat(f.fdv, &after); err != nil {
 		return f.n.fs.toErrno("fallocate", "", err)
-	}
-	if f.n.fs.onWrite != nil {
-		f.n.fs.onWrite(id, after.Ctim.Nano())
 	}
 	j, o, end := f.n.fs.j, int64(off), int64(off+size)
 	switch {

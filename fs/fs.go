@@ -34,11 +34,6 @@ type Options struct {
 	// that a watcher of the backing dir knows those events are the
 	// mount's own.
 	OnNamespace func(dir string)
-	// OnWrite, when set, is called after every change the mount makes to
-	// a journaled file's content or attributes, with the file's ctime
-	// after it: a watcher of the backing dir tells the mount's own
-	// changes from others' by it.
-	OnWrite func(id journal.ID, ctime int64)
 }
 
 // FS is the state of one writable mount, shared by all its nodes.
@@ -53,7 +48,6 @@ type FS struct {
 	writeback   atomic.Bool
 	stats       Stats
 	onNamespace func(dir string)
-	onWrite     func(id journal.ID, ctime int64)
 }
 
 // Stats counts what the mount did, for status and benchmarks.
@@ -92,7 +86,6 @@ func New(opts Options) (*FS, error) {
 	if fs.onNamespace == nil {
 		fs.onNamespace = func(string) {}
 	}
-	fs.onWrite = opts.OnWrite
 	syscall.Umask(0)
 	return fs, nil
 }
@@ -148,15 +141,4 @@ func fillAttr(out *fuse.Attr, st *unix.Stat_t, ino uint64) {
 	sst.Ctim = syscall.Timespec(st.Ctim)
 	out.FromStat(&sst)
 	out.Ino = ino
-}
-
-// noteWrite reports a change the mount made to fd's file.
-func (fs *FS) noteWrite(id journal.ID, fd int) {
-	if fs.onWrite == nil || id == 0 {
-		return
-	}
-	var st unix.Stat_t
-	if unix.Fstat(fd, &st) == nil {
-		fs.onWrite(id, st.Ctim.Nano())
-	}
 }

@@ -8,6 +8,7 @@ import (
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 )
 
 // MountOptions are the FUSE-level choices of a writable mount.
@@ -65,7 +66,25 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
 	fsys.writeback.Store(server.KernelSettings().Flags64()&fuse.CAP_WRITEBACK_CACHE != 0 && !mo.NoWriteback)
+	raiseReadahead(mountpoint)
 	return server, nil
+}
+
+// readaheadKB is the mount's read-ahead: reads of 1 MiB (MaxWrite) instead
+// of the kernel's default 128 KiB halve the round trips of a sequential
+// reader. (Kernel passthrough, which would bypass them, cannot be used
+// with the writeback cache: the kernel negotiates one or the other.)
+const readaheadKB = 1024
+
+// raiseReadahead sets the read-ahead of the mount's backing device info,
+// which only root may do; elsewhere the default stays.
+func raiseReadahead(mountpoint string) {
+	var st syscall.Stat_t
+	if syscall.Stat(mountpoint, &st) != nil {
+		return
+	}
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
+	os.WriteFile(p, []byte(fmt.Sprint(readaheadKB)), 0o644)
 }
 
 // rawFS sits under go-fuse's node bridge to see the one thing the node API

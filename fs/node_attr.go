@@ -45,9 +45,6 @@ func (n *node) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttr
 	if err := unix.Fstat(fd, &st); err != nil {
 		return n.fs.toErrno("setattr", rel, err)
 	}
-	if n.fs.onWrite != nil && n.jid() != 0 {
-		n.fs.onWrite(n.jid(), st.Ctim.Nano())
-	}
 	fillAttr(&out.Attr, &st, n.StableAttr().Ino)
 	return 0
 }

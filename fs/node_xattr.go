@@ -90,7 +90,6 @@ func (n *node) changeXattr(op string, change func(path string) error) syscall.Er
 		return n.fs.toErrno(op, rel, err)
 	}
 	if id := n.jid(); id != 0 {
-		n.fs.noteWrite(id, fd)
 		return n.fs.toErrno(op, rel, journalErr(n.fs.j.Xattr(id)))
 	}
 	return 0

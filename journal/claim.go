@@ -63,13 +63,6 @@ func (j *Journal) ackTx(tx *bolt.Tx, c Claim) error {
 	if p, err := decodePending(v); err != nil || p.Token != c.token {
 		return fmt.Errorf("ack of %v: claim %d is not the one in flight", c.ID, c.token)
 	}
-	if tx.Bucket(bucketDirty).Get(idKey(c.ID)) == nil {
-		j.mu.Lock()
-		if _, waiting := j.pend[c.ID]; !waiting {
-			j.forgetActivityLocked(c.ID)
-		}
-		j.mu.Unlock()
-	}
 	return inflight.Delete(idKey(c.ID))
 }
 

@@ -28,18 +28,26 @@ func (j *Journal) RecordWrite(id ID, off, n int64) {
 }
 
 // Activity says whether id is open for write in this process and when a
-// write to it was last recorded (zero if none since the journal opened):
-// the uploader waits for files still being written to settle.
+// change to it was last recorded (zero if none in the last minutes): the
+// uploader waits for files still being written to settle, and a watcher
+// of the backing dir takes a change older than that for someone else's.
 func (j *Journal) Activity(id ID) (open bool, last time.Time) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	return j.openCount[id] > 0, j.lastWrite[id]
 }
 
-// forgetActivity drops the write time of an inode that is clean.
-func (j *Journal) forgetActivityLocked(id ID) {
-	if j.openCount[id] == 0 {
-		delete(j.lastWrite, id)
+// activityKept is how long the time of a change is remembered after it.
+const activityKept = 10 * time.Minute
+
+// pruneActivityLocked forgets change times older than activityKept.
+// Caller holds j.mu.
+func (j *Journal) pruneActivityLocked() {
+	cut := time.Now().Add(-activityKept)
+	for id, t := range j.lastWrite {
+		if t.Before(cut) && j.openCount[id] == 0 {
+			delete(j.lastWrite, id)
+		}
 	}
 }
 
@@ -85,6 +93,7 @@ func (j *Journal) Truncate(id ID, oldSize, size int64) error {
 		if p := j.pend[id]; p != nil {
 			p.ranges = p.ranges.Truncate(size)
 		}
+		j.lastWrite[id] = time.Now()
 	}
 	return j.updateWith(trim, func(tx *bolt.Tx) error {
 		gen := j.logOp(tx, Op{Type: OpTruncate, ID: id, Size: size})
@@ -107,6 +116,7 @@ func (j *Journal) Setattr(id ID) error { return j.attrOp(id, OpSetattr) }
 func (j *Journal) Xattr(id ID) error { return j.attrOp(id, OpXattr) }
 
 func (j *Journal) attrOp(id ID, t OpType) error {
+	j.touch(id)
 	return j.update(func(tx *bolt.Tx) error {
 		gen := j.logOp(tx, Op{Type: t, ID: id})
 		return j.editDirty(tx, id, gen, nil)
@@ -132,4 +142,11 @@ func (j *Journal) editDirty(tx *bolt.Tx, id ID, gen uint64, edit func(*pending))
 		edit(&p)
 	}
 	return dirty.Put(idKey(id), p.encode())
+}
+
+// touch records that id changed now.
+func (j *Journal) touch(id ID) {
+	j.mu.Lock()
+	j.lastWrite[id] = time.Now()
+	j.mu.Unlock()
 }

@@ -392,6 +392,9 @@ func (j *Journal) commit() {
 	} else {
 		j.commitErr = nil
 		j.commits++
+		if j.commits%1024 == 0 {
+			j.pruneActivityLocked()
+		}
 	}
 	onChange := j.onChange
 	j.mu.Unlock()

@@ -28,8 +28,6 @@ type Watcher struct {
 	quiet  time.Duration // a change must be this old before it is looked at
 	maxAge time.Duration // ...but none waits longer than this
 
-	own sync.Map // journal.ID -> ctime (ns) after the mount's last change of the file
-
 	mu          sync.Mutex
 	mountDirs   map[string]time.Time // directory -> last namespace change by the mount
 	dirs, files map[string]pendingChange
@@ -70,13 +68,6 @@ func (w *Watcher) MountChanged(rel string) {
 	w.mu.Lock()
 	w.mountDirs[rel] = time.Now()
 	w.mu.Unlock()
-}
-
-// MountWrote tells the watcher that the mount changed file id, which then
-// has ctime: an event on the file that leaves it with this ctime is the
-// mount's own (and journaled); any other ctime means someone else wrote.
-func (w *Watcher) MountWrote(id journal.ID, ctime int64) {
-	w.own.Store(id, ctime)
 }
 
 // Run watches until ctx ends.
@@ -192,14 +183,8 @@ func (w *Watcher) event(fw *fsnotify.Watcher, ev fsnotify.Event) {
 		}
 	}
 	if ev.Op.Has(fsnotify.Write) || ev.Op.Has(fsnotify.Chmod) || ev.Op.Has(fsnotify.Create) {
-		if id, kind, ok := w.r.j.LookupPath(rel); ok && kind == journal.KindFile {
-			if ctime, ok := w.own.Load(id); ok {
-				var st unix.Stat_t
-				if unix.Lstat(ev.Name, &st) == nil && st.Ctim.Nano() == ctime.(int64) {
-					return // the mount's own change: journaled already
-				}
-			}
-		}
+		// Whose change it is, is decided when it settled (ownChange):
+		// this runs for every write the mount makes and stays cheap.
 		mark(w.files, rel)
 	}
 }
@@ -263,9 +248,33 @@ func (w *Watcher) processAll(ctx context.Context, now bool) bool {
 		}
 	}
 	for _, f := range files {
+		if w.ownChange(f) {
+			continue
+		}
 		if err := w.r.File(ctx, f); err != nil {
 			w.r.log.Printf("watch: %q: %v", f, err)
 		}
 	}
 	return false
+}
+
+// ownChange reports whether the file at rel is as the mount last left it:
+// its ctime is not after the last change the journal recorded for it.
+// Someone else's write after that moves the ctime past it. (A write by
+// someone else between two of the mount's writes is taken for the
+// mount's; the next comparison of the file catches it.)
+func (w *Watcher) ownChange(rel string) bool {
+	id, kind, ok := w.r.j.LookupPath(rel)
+	if !ok || kind != journal.KindFile {
+		return false
+	}
+	_, last := w.r.j.Activity(id)
+	if last.IsZero() {
+		return false
+	}
+	var st unix.Stat_t
+	if unix.Lstat(filepath.Join(w.root, rel), &st) != nil {
+		return false
+	}
+	return st.Ctim.Nano() <= last.UnixNano()
 }

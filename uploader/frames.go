@@ -69,10 +69,17 @@ type objectResult struct {
 	frames      []frameResult
 }
 
-var (
-	objectBufs = sync.Pool{New: func() any { b := make([]byte, 0, format.MaxObjectRaw+format.MaxObjectRaw/64); return &b }}
-	frameBufs  = sync.Pool{New: func() any { b := make([]byte, format.MaxFrameRaw); return &b }}
-)
+// bufs are the buffers of one object job: the object being built and the
+// frame being read. The uploader keeps exactly Parallel of them and reuses
+// them, so its memory is fixed, not what the garbage collector allows.
+type bufs struct {
+	object []byte
+	frame  []byte
+}
+
+func newBufs() *bufs {
+	return &bufs{object: make([]byte, 0, format.MaxObjectRaw+format.MaxObjectRaw/64), frame: make([]byte, format.MaxFrameRaw)}
+}
 
 // runJobs reads, compresses and puts the objects, several at once (the
 // uploader-wide semaphore bounds memory), and returns their results in
@@ -85,18 +92,22 @@ func (u *Uploader) runJobs(ctx context.Context, id format.ID, fd int, jobs []obj
 	var once sync.Once
 	var firstErr error
 	for i, job := range jobs {
+		var b *bufs
 		select {
-		case u.jobs <- struct{}{}:
+		case b = <-u.jobs:
 		case <-ctx.Done():
 		}
 		if ctx.Err() != nil {
+			if b != nil {
+				u.jobs <- b
+			}
 			break
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-u.jobs }()
-			r, err := u.runObject(ctx, id, fd, job)
+			defer func() { u.jobs <- b }()
+			r, err := u.runObject(ctx, id, fd, job, b)
 			if err != nil {
 				once.Do(func() { firstErr = err; cancel() })
 				return
@@ -111,16 +122,12 @@ func (u *Uploader) runJobs(ctx context.Context, id format.ID, fd int, jobs []obj
 	return results, firstErr
 }
 
-func (u *Uploader) runObject(ctx context.Context, id format.ID, fd int, job objectJob) (objectResult, error) {
-	bp := objectBufs.Get().(*[]byte)
-	defer objectBufs.Put(bp)
-	fp := frameBufs.Get().(*[]byte)
-	defer frameBufs.Put(fp)
-	buf := (*bp)[:0]
+func (u *Uploader) runObject(ctx context.Context, id format.ID, fd int, job objectJob, b *bufs) (objectResult, error) {
+	buf := b.object[:0]
 	res := objectResult{seq: job.seq}
 	for _, f := range job.frames {
 		fr := frameResult{off: f.off, n: f.n}
-		raw := (*fp)[:f.n]
+		raw := b.frame[:f.n]
 		if hole(fd, f.off, f.n) {
 			clear(raw)
 			fr.hole = true
@@ -159,6 +166,6 @@ func (u *Uploader) runObject(ctx context.Context, id format.ID, fd int, job obje
 		u.stats.SentBytes.Add(res.stored)
 		u.stats.Objects.Add(1)
 	}
-	*bp = buf[:0]
+	b.object = buf[:0] // keep what it grew to
 	return res, nil
 }

@@ -80,7 +80,7 @@ type Uploader struct {
 	log   *log.Logger
 	cache *manifestCache
 
-	jobs  chan struct{} // semaphore: data objects in flight
+	jobs  chan *bufs // buffers of the data objects in flight (a semaphore)
 	locks inodeLocks
 	wake  chan struct{}
 
@@ -144,7 +144,7 @@ func New(j Journal, store remote.Store, backing *beneath.Dir, cfg Config) (*Uplo
 	u := &Uploader{
 		cfg: cfg, j: j, store: store, local: backing, comp: comp, log: cfg.Logger,
 		cache:     newManifestCache(store, 512),
-		jobs:      make(chan struct{}, cfg.Parallel),
+		jobs:      make(chan *bufs, cfg.Parallel),
 		wake:      make(chan struct{}, 1),
 		inodeErrs: map[journal.ID]*inodeErr{},
 		busy:      map[journal.ID]bool{},
@@ -154,6 +154,9 @@ func New(j Journal, store remote.Store, backing *beneath.Dir, cfg Config) (*Uplo
 	}
 	if u.log == nil {
 		u.log = log.Default()
+	}
+	for range cfg.Parallel {
+		u.jobs <- newBufs()
 	}
 	for _, id := range j.Recovered() {
 		u.sweep[id] = true

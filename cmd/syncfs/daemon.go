@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -55,6 +56,9 @@ type daemon struct {
 	stop     chan struct{} // closed to ask the main loop to end
 }
 
+// daemonMemoryLimit is the soft limit of the daemon's Go heap.
+const daemonMemoryLimit = 100 << 20
+
 // what names the daemon's job in messages.
 func (d *daemon) what() string {
 	if d.c.Watch {
@@ -79,6 +83,12 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 	}
 	d := &daemon{c: c, log: log.New(logw, fmt.Sprintf("syncfs[%d] ", os.Getpid()), log.LstdFlags|log.Lmicroseconds),
 		stop: make(chan struct{}), recovered: make(chan struct{})}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The daemon's buffers are bounded (FUSE requests, objects in
+		// flight); the limit makes the collector keep the garbage in
+		// line with them on a node whose memory belongs to the job.
+		debug.SetMemoryLimit(daemonMemoryLimit)
+	}
 
 	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs pid %d (%s)", os.Getpid(), d.what())})
 	switch {
@@ -210,7 +220,7 @@ func (d *daemon) mount() error {
 	c := d.c
 	var err error
 	d.fs, err = fs.New(fs.Options{Backing: c.Backing, Journal: d.j, Exclude: c.Excludes, Passthrough: c.Passthrough, Logger: d.log,
-		OnNamespace: d.watcher.MountChanged, OnWrite: d.watcher.MountWrote})
+		OnNamespace: d.watcher.MountChanged})
 	if err != nil {
 		return exitcode.Wrap(exitcode.Usage, err)
 	}
