@@ -130,3 +130,11 @@ func (t *Tree) acquire(ctx context.Context) error {
 }
 
 func (t *Tree) release() { <-t.getSem }
+
+// Cache returns the disk cache the tree uses, nil if none.
+func (t *Tree) Cache() *cache.Cache { return t.opts.Cache }
+
+// ImageKey names, in the disk cache, the image of version ver of file id.
+func (t *Tree) ImageKey(id format.ID, ver uint64) cache.ImageKey {
+	return cache.ImageKey{NS: t.ns, ID: uint64(id), Version: ver}
+}

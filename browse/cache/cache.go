@@ -61,6 +61,7 @@ type Cache struct {
 	closed   bool
 
 	hits, misses, bad, drops, writes, evicted atomic.Int64
+	images, imageHits                         atomic.Int64
 }
 
 type job struct {
@@ -364,6 +365,10 @@ type Stats struct {
 	Writes  int64  `json:"writes"`
 	Drops   int64  `json:"drops"` // entries not written: queue full
 	Evicted int64  `json:"evicted"`
+	// Images built (complete copies of a file version, for passthrough)
+	// and opened.
+	Images    int64 `json:"images"`
+	ImageHits int64 `json:"image_hits"`
 }
 
 // Stats returns the counters.
@@ -372,5 +377,6 @@ func (c *Cache) Stats() Stats {
 		return Stats{}
 	}
 	return Stats{Dir: c.Dir(), Limit: c.limit, Used: c.used.Load(), Hits: c.hits.Load(), Misses: c.misses.Load(),
-		Bad: c.bad.Load(), Writes: c.writes.Load(), Drops: c.drops.Load(), Evicted: c.evicted.Load()}
+		Bad: c.bad.Load(), Writes: c.writes.Load(), Drops: c.drops.Load(), Evicted: c.evicted.Load(),
+		Images: c.images.Load(), ImageHits: c.imageHits.Load()}
 }

@@ -21,6 +21,10 @@ var (
 	_ = (gofs.FileReleaser)((*handle)(nil))
 	_ = (gofs.FileGetattrer)((*handle)(nil))
 	_ = (gofs.FileWriter)((*handle)(nil))
+	// passthrough.go
+	_ = (gofs.FilePassthroughFder)((*ptHandle)(nil))
+	_ = (gofs.FileReleaser)((*ptHandle)(nil))
+	_ = (gofs.FileReader)((*ptHandle)(nil))
 	// erofs.go: every write-like call answers EROFS
 	_ = (gofs.NodeSetattrer)((*node)(nil))
 	_ = (gofs.NodeCreater)((*node)(nil))

@@ -20,8 +20,10 @@ type handle struct {
 }
 
 // Open re-reads the manifest unless it is younger than a second (so a
-// file opened after the job committed shows the new version), and keeps
-// the kernel's cached pages if they are of this version.
+// file opened after the job committed shows the new version). A quiet
+// file whose version has an image in the disk cache is handed to the
+// kernel (passthrough.go); otherwise reads come to the daemon, and the
+// kernel's cached pages are kept if they are of this version.
 func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if flags&unix.O_ACCMODE != unix.O_RDONLY || flags&(unix.O_TRUNC|unix.O_CREAT) != 0 {
 		return nil, 0, syscall.EROFS
@@ -30,17 +32,22 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if err != nil {
 		return nil, 0, n.fs.toErrno("open", n.id, err)
 	}
+	n.fs.mu.Lock()
+	n.fs.open[n]++
+	n.fs.mu.Unlock()
+	if h := n.openPassthrough(m); h != nil {
+		return h, 0, 0
+	}
 	var fuseFlags uint32
 	n.mu.Lock()
+	n.cachedOpen++
 	if n.cacheVer == m.Version {
 		fuseFlags = fuse.FOPEN_KEEP_CACHE
 	} else {
 		n.cacheVer = m.Version // the kernel drops the old pages on this open
 	}
+	n.startImageLocked(m)
 	n.mu.Unlock()
-	n.fs.mu.Lock()
-	n.fs.open[n]++
-	n.fs.mu.Unlock()
 	return &handle{n: n}, fuseFlags, 0
 }
 
@@ -82,12 +89,13 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		return nil, n.fs.toErrno("read", n.id, err)
 	}
 	n.fs.reads.Add(1)
+	data := dest[:got]
 	if view != nil {
-		n.fs.readBytes.Add(int64(len(view)))
-		return fuse.ReadResultData(view), 0
+		data = view
 	}
-	n.fs.readBytes.Add(int64(got))
-	return fuse.ReadResultData(dest[:got]), 0
+	n.fs.readBytes.Add(int64(len(data)))
+	n.addToImage(used.Manifest().Version, data, off)
+	return fuse.ReadResultData(data), 0
 }
 
 func (h *handle) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
@@ -99,11 +107,29 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 }
 
 func (h *handle) Release(ctx context.Context) syscall.Errno {
-	fs := h.n.fs
+	h.n.released(false)
+	return 0
+}
+
+// released undoes an open's accounting.
+func (n *node) released(passthrough bool) {
+	fs := n.fs
 	fs.mu.Lock()
-	if fs.open[h.n]--; fs.open[h.n] <= 0 {
-		delete(fs.open, h.n)
+	if fs.open[n]--; fs.open[n] <= 0 {
+		delete(fs.open, n)
 	}
 	fs.mu.Unlock()
-	return 0
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if passthrough {
+		if n.ptOpen--; n.ptOpen == 0 && n.ptFile != nil {
+			n.ptFile.Close() // the kernel keeps its own reference while it needs one
+			n.ptFile = nil
+		}
+		return
+	}
+	if n.cachedOpen--; n.cachedOpen == 0 && n.img != nil {
+		n.img.Abort() // nobody is reading it to the end now
+		n.img = nil
+	}
 }

@@ -23,6 +23,13 @@ type Options struct {
 	// Root is the directory shown at the mountpoint; 0 for the tree's
 	// root (a URL inside the tree mounts a subtree).
 	Root format.ID
+	// NoPassthrough keeps every read in the daemon, even of files whose
+	// whole version is in the disk cache (see passthrough.go).
+	NoPassthrough bool
+	// PassthroughQuiet: only files whose mtime is at least this old are
+	// handed to the kernel (default 1 minute): a file a job is still
+	// writing stays live.
+	PassthroughQuiet time.Duration
 }
 
 // DefaultRefresh is Options.Refresh's default.
@@ -37,13 +44,18 @@ type FS struct {
 	mu   sync.Mutex
 	open map[*node]int // open file handles per node, for the poller
 
-	reads, readBytes, errors, refreshes, invalidations atomic.Int64
+	passthrough atomic.Bool // the kernel takes backing files, and we may give them
+
+	reads, readBytes, errors, refreshes, invalidations, ptOpens atomic.Int64
 }
 
 // New returns the file system of tree.
 func New(tree *browse.Tree, opts Options) *FS {
 	if opts.Refresh <= 0 {
 		opts.Refresh = DefaultRefresh
+	}
+	if opts.PassthroughQuiet <= 0 {
+		opts.PassthroughQuiet = time.Minute
 	}
 	fs := &FS{tree: tree, opts: opts, open: map[*node]int{}}
 	if opts.Root == 0 {
@@ -79,6 +91,7 @@ type Stats struct {
 	Refreshes     int64 `json:"refreshes"`     // manifests re-read for open files
 	Invalidations int64 `json:"invalidations"` // new versions seen: cached pages dropped
 	OpenFiles     int   `json:"open_files"`
+	Passthrough   int64 `json:"passthrough_opens"` // opens served by the kernel from a cached image
 }
 
 // Stats returns the counters.
@@ -87,5 +100,5 @@ func (fs *FS) Stats() Stats {
 	open := len(fs.open)
 	fs.mu.Unlock()
 	return Stats{Reads: fs.reads.Load(), ReadBytes: fs.readBytes.Load(), Errors: fs.errors.Load(),
-		Refreshes: fs.refreshes.Load(), Invalidations: fs.invalidations.Load(), OpenFiles: open}
+		Refreshes: fs.refreshes.Load(), Invalidations: fs.invalidations.Load(), OpenFiles: open, Passthrough: fs.ptOpens.Load()}
 }

@@ -76,6 +76,10 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
 	raiseReadahead(mountpoint)
+	// Passthrough needs a disk cache to hold images, a kernel that
+	// agreed to it, and CAP_SYS_ADMIN to register backing files.
+	fsys.passthrough.Store(!fsys.opts.NoPassthrough && fsys.tree.Cache() != nil && os.Geteuid() == 0 &&
+		server.KernelSettings().Flags64()&fuse.CAP_PASSTHROUGH != 0)
 	stop := make(chan struct{})
 	go fsys.poll(stop)
 	go func() { server.Wait(); close(stop) }()

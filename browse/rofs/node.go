@@ -3,6 +3,7 @@ package rofs
 import (
 	"context"
 	"errors"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/syncfs/syncfs/browse"
+	"github.com/syncfs/syncfs/browse/cache"
 	"github.com/syncfs/syncfs/format"
 )
 
@@ -26,6 +28,13 @@ type node struct {
 	checked  time.Time        // when m was read
 	file     *browse.File     // m as a File, for regular files
 	cacheVer uint64           // the version the kernel's page cache holds; 0: none
+
+	// I/O modes (passthrough.go), guarded by mu.
+	cachedOpen int          // handles whose reads come to the daemon
+	ptOpen     int          // handles the kernel serves from ptFile
+	ptFile     *os.File     // the image passthrough handles read
+	img        *cache.Image // the image being built from reads, if any
+	imgVer     uint64       // the version img is of
 }
 
 // manifest returns n's manifest, read again if older than maxAge.
@@ -64,6 +73,10 @@ func (n *node) setManifest(m *format.Manifest) *format.Manifest {
 	changed := old != nil && old.Version != m.Version && n.kind == format.KindFile && n.cacheVer != 0
 	if changed {
 		n.cacheVer = m.Version
+	}
+	if n.img != nil && n.imgVer != m.Version {
+		n.img.Abort() // built from reads of a version that is gone
+		n.img = nil
 	}
 	n.mu.Unlock()
 	if changed {

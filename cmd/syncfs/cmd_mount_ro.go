@@ -41,15 +41,16 @@ const roMountArgs = "--read-only --remote URL [--cache-dir DIR] [--cache-size SI
 
 // roConfig is everything a read-only mount needs.
 type roConfig struct {
-	Mountpoint string
-	Remote     string
-	S3Endpoint string
-	CacheDir   string
-	CacheSize  int64
-	Refresh    time.Duration
-	Foreground bool
-	Debug      bool
-	LogFile    string
+	Mountpoint  string
+	Remote      string
+	S3Endpoint  string
+	CacheDir    string
+	CacheSize   int64
+	Refresh     time.Duration
+	Foreground  bool
+	Debug       bool
+	LogFile     string
+	Passthrough bool
 }
 
 // wantsReadOnly says whether mount's arguments ask for a read-only mount,
@@ -76,6 +77,7 @@ func parseMountRO(args []string, stderr io.Writer) (*roConfig, error) {
 	size := fs.String("cache-size", "10GiB", "size limit of the block cache; least recently used blocks go first")
 	fs.DurationVar(&c.Refresh, "refresh", rofs.DefaultRefresh, "how stale listings and attributes may be; open files are polled this often for new versions")
 	fs.BoolVar(&c.Foreground, "foreground", false, "stay in the foreground and log to stderr")
+	fs.BoolVar(&c.Passthrough, "passthrough", true, "let the kernel read quiet files whose whole version is cached, as local files (needs root)")
 	fs.BoolVar(&c.Debug, "debug", false, "log every FUSE request")
 	fs.StringVar(&c.LogFile, "log", "", "daemon log file (default: syncfs.log in the runtime dir under the cache dir; stderr with --foreground)")
 	pos, err := parse(fs, args, 1, 1)
@@ -110,7 +112,8 @@ func (c *roConfig) runDir() string {
 
 func (c *roConfig) args(logPath string) []string {
 	a := []string{"mount", "--read-only", "--foreground", "--log", logPath, "--remote", c.Remote,
-		"--cache-dir", c.CacheDir, "--cache-size", strconv.FormatInt(c.CacheSize, 10), "--refresh", c.Refresh.String()}
+		"--cache-dir", c.CacheDir, "--cache-size", strconv.FormatInt(c.CacheSize, 10), "--refresh", c.Refresh.String(),
+		"--passthrough=" + strconv.FormatBool(c.Passthrough)}
 	if c.S3Endpoint != "" {
 		a = append(a, "--s3-endpoint", c.S3Endpoint)
 	}
@@ -265,7 +268,7 @@ func runDaemonRO(ctx context.Context, c *roConfig, ready readyFunc, stderr io.Wr
 		return exitcode.New(exitcode.Usage, "%s is a %v, not a directory: mount a directory of the tree", c.Remote, root.Kind)
 	}
 	d.tree = tree
-	d.fs = rofs.New(tree, rofs.Options{Refresh: c.Refresh, Logger: d.log, Root: root.ID})
+	d.fs = rofs.New(tree, rofs.Options{Refresh: c.Refresh, Logger: d.log, Root: root.ID, NoPassthrough: !c.Passthrough})
 
 	ln, err := control.Listen(run)
 	if err != nil {

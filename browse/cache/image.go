@@ -1,0 +1,167 @@
+package cache
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/syncfs/syncfs/internal/ranges"
+)
+
+// Images: a complete copy of one version of a file, which the read-only
+// mount hands to the kernel (FUSE passthrough) so that re-reads of a
+// cached file cost what reading a local file costs. An image is built
+// while a reader reads the file through the daemon, from bytes that were
+// checked (frames' crc32c) on their way; it appears under its name only
+// once every byte is there (temporary file, renamed), and is never
+// modified after. Reads through passthrough are the kernel's, so they
+// are not checked again: an image is trusted like any local file, and
+// the frame entries (checked on every read) remain for everything else.
+
+// ImageKey names the image of version Version of inode ID of tree NS.
+type ImageKey struct {
+	NS      string
+	ID      uint64
+	Version uint64
+}
+
+func (k ImageKey) path(root string) (string, bool) {
+	fk := Key{NS: k.NS, ID: k.ID}
+	p, ok := fk.path(root)
+	if !ok {
+		return "", false
+	}
+	return filepath.Join(filepath.Dir(p), fmt.Sprintf("v%016x", k.Version)), true
+}
+
+// OpenImage opens the image k of a file of size bytes, if the cache has
+// it.
+func (c *Cache) OpenImage(k ImageKey, size int64) (*os.File, bool) {
+	if c == nil {
+		return nil, false
+	}
+	p, ok := k.path(c.root)
+	if !ok {
+		return nil, false
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, false
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() || st.Size() != size {
+		f.Close()
+		return nil, false
+	}
+	c.touch(p, st)
+	c.imageHits.Add(1)
+	return f, true
+}
+
+// Image is an image being built.
+type Image struct {
+	c     *Cache
+	final string
+	size  int64
+
+	mu   sync.Mutex
+	f    *os.File // nil once committed or aborted
+	have ranges.Set
+}
+
+// NewImage starts the image k of a file of size bytes, or returns nil
+// when there is no cache, the image exists, or the file is too large for
+// the cache to hold twice.
+func (c *Cache) NewImage(k ImageKey, size int64) *Image {
+	if c == nil || size <= 0 || size > c.limit/2 {
+		return nil
+	}
+	p, ok := k.path(c.root)
+	if !ok {
+		return nil
+	}
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil
+	}
+	f, err := os.CreateTemp(dir, ".tmp-img-*")
+	if err != nil {
+		return nil
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil
+	}
+	return &Image{c: c, final: p, size: size, f: f}
+}
+
+// WriteAt stores p, the file's bytes at off; once every byte of the file
+// is there the image is put in place. A failed write abandons the image.
+func (im *Image) WriteAt(p []byte, off int64) {
+	if im == nil || len(p) == 0 {
+		return
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	if im.f == nil || off < 0 || off+int64(len(p)) > im.size {
+		return
+	}
+	if _, err := im.f.WriteAt(p, off); err != nil {
+		im.abortLocked()
+		return
+	}
+	im.have = im.have.Add(off, int64(len(p)))
+	if im.have.Contains(0, im.size) {
+		im.commitLocked()
+	}
+}
+
+func (im *Image) commitLocked() {
+	name := im.f.Name()
+	err := im.f.Close()
+	im.f = nil
+	if err == nil {
+		err = os.Rename(name, im.final)
+	}
+	if err != nil {
+		os.Remove(name)
+		return
+	}
+	im.c.images.Add(1)
+	if im.c.used.Add(im.size) > im.c.limit {
+		im.c.evict()
+	}
+}
+
+// Abort drops an unfinished image.
+func (im *Image) Abort() {
+	if im == nil {
+		return
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	im.abortLocked()
+}
+
+func (im *Image) abortLocked() {
+	if im.f != nil {
+		im.f.Close()
+		os.Remove(im.f.Name())
+		im.f = nil
+	}
+}
+
+// Done reports whether the image was put in place.
+func (im *Image) Done() bool {
+	if im == nil {
+		return false
+	}
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.f == nil && im.have.Contains(0, im.size)
+}
