@@ -40,7 +40,13 @@ import (
 //     in the page cache; and (as root) with the page cache dropped,
 //     against a local copy read from disk;
 //
-//   - 4 KiB random reads per second, cold (fresh cache) and warm.
+//   - 4 KiB random reads per second, cold (fresh cache) and warm;
+//   - the warm figures again with --passthrough=false: every byte through
+//     the daemon, from the disk cache's frame entries (what a mount that
+//     is not root's, or a file read only in part, gets).
+//
+// The file is a finished job's (mtime an hour ago), so a whole read of it
+// builds a passthrough image (docs/browse.md).
 //
 //     go test -run '^$' -bench Browse -benchtime 3x -timeout 60m ./tests/browse/
 //
@@ -84,7 +90,7 @@ func BenchmarkBrowse(b *testing.B) {
 	if !canDrop {
 		b.Logf("cannot drop the page cache (not root?): the disk-bound warm figure is left out")
 	}
-	var cold, reread, get, rclone, warmHot, warmDisk, localHot, localDisk, rndCold, rndWarm, rndLocal []float64
+	var cold, reread, get, rclone, warmHot, warmDisk, warmDaemon, localHot, localDisk, rndCold, rndWarm, rndDaemon, rndLocal []float64
 	bigOn := func(mnt string) string { return filepath.Join(mnt, "results/big.bin") }
 	i := 0
 	for b.Loop() {
@@ -111,6 +117,14 @@ func BenchmarkBrowse(b *testing.B) {
 		rndWarm = append(rndWarm, randomReads(b, bigOn(mnt), size, 5000))
 		settle()
 		warmHot = append(warmHot, mbps(size, timeRead(b, bigOn(mnt), size)))
+		roUnmount(b, env, mnt)
+
+		// The same without passthrough: every byte through the daemon,
+		// from the frame entries of the disk cache.
+		roMount(b, env, url, cache, mnt, "--passthrough=false")
+		rndDaemon = append(rndDaemon, randomReads(b, bigOn(mnt), size, 5000))
+		settle()
+		warmDaemon = append(warmDaemon, mbps(size, timeRead(b, bigOn(mnt), size)))
 		roUnmount(b, env, mnt)
 
 		// The local copy: from disk, then from the page cache.
@@ -167,6 +181,8 @@ func BenchmarkBrowse(b *testing.B) {
 	b.ReportMetric(c/g, "cold/get")
 	b.ReportMetric(rr/lh, "reread/local")
 	b.ReportMetric(wh/lh, "warm-hot/local-hot")
+	wdm := report("warm-daemon-MB/s", warmDaemon)
+	b.ReportMetric(wdm/lh, "warm-daemon/local-hot")
 	if canDrop {
 		wd, ld := report("warm-disk-MB/s", warmDisk), report("local-disk-MB/s", localDisk)
 		b.ReportMetric(wd/ld, "warm-disk/local-disk")
@@ -177,6 +193,7 @@ func BenchmarkBrowse(b *testing.B) {
 	}
 	report("rand4k-cold-reads/s", rndCold)
 	report("rand4k-warm-reads/s", rndWarm)
+	report("rand4k-warm-daemon-reads/s", rndDaemon)
 	report("rand4k-local-reads/s", rndLocal)
 	b.ReportMetric(0, "ns/op") // the loop's time mixes everything
 }
@@ -211,10 +228,10 @@ func writeContent(b *testing.B, path string, size int64) {
 	}
 }
 
-func roMount(b *testing.B, env []string, url, cache, mnt string) {
+func roMount(b *testing.B, env []string, url, cache, mnt string, args ...string) {
 	b.Helper()
 	unmountAtEnd(b, env, mnt)
-	must(b, env, "mount", "--read-only", "--remote", url, "--cache-dir", cache, "--cache-size", "8GiB", mnt)
+	must(b, env, append(append([]string{"mount", "--read-only", "--remote", url, "--cache-dir", cache, "--cache-size", "8GiB"}, args...), mnt)...)
 }
 
 func roUnmount(b *testing.B, env []string, mnt string) {
