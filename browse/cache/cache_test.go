@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"hash/crc32"
 	"math/rand/v2"
 	"os"
@@ -258,5 +259,52 @@ func TestReadAt(t *testing.T) {
 	}
 	if _, err := os.Stat(p); !os.IsNotExist(err) {
 		t.Error("damaged entry not removed")
+	}
+}
+
+// TestImage: an image appears once every byte is written, in any order;
+// a random writer's image is dropped; an unfinished one leaves nothing.
+func TestImage(t *testing.T) {
+	c := open(t, t.TempDir(), 1<<30)
+	k := ImageKey{NS: "0123abcd", ID: 7, Version: 3}
+	data, _ := frame(4, 300000)
+	im := c.NewImage(k, int64(len(data)))
+	for _, r := range [][2]int{{100000, 200000}, {0, 50000}, {200000, 300000}} {
+		if _, ok := c.OpenImage(k, int64(len(data))); ok {
+			t.Fatal("image visible before it is complete")
+		}
+		im.WriteAt(data[r[0]:r[1]], int64(r[0]))
+	}
+	if im.Done() {
+		t.Fatal("done with a gap")
+	}
+	im.WriteAt(data[50000:100000], 50000)
+	f, ok := c.OpenImage(k, int64(len(data)))
+	if !ok || !im.Done() {
+		t.Fatal("complete image not there")
+	}
+	got, _ := io.ReadAll(f)
+	f.Close()
+	if !bytes.Equal(got, data) {
+		t.Fatal("image differs")
+	}
+	if c.NewImage(k, int64(len(data))) != nil {
+		t.Error("a second image of the same version started")
+	}
+
+	k2 := ImageKey{NS: "0123abcd", ID: 7, Version: 4}
+	im = c.NewImage(k2, 1<<20)
+	for i := 0; i < 2*maxImagePieces+2; i += 2 {
+		im.WriteAt([]byte{1}, int64(i*100))
+	}
+	im.Abort()
+	k3 := ImageKey{NS: "0123abcd", ID: 7, Version: 5}
+	c.NewImage(k3, 1000).Abort()
+	left, _ := filepath.Glob(filepath.Join(c.root, "0123abcd", "*", ".tmp-*"))
+	if len(left) != 0 {
+		t.Errorf("temporary files left: %q", left)
+	}
+	if _, ok := c.OpenImage(k2, 1<<20); ok {
+		t.Error("a random writer's image appeared")
 	}
 }

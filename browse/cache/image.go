@@ -59,6 +59,11 @@ func (c *Cache) OpenImage(k ImageKey, size int64) (*os.File, bool) {
 	return f, true
 }
 
+// maxImagePieces bounds the disjoint ranges an image being built may
+// have: a sequential reader (the kernel sends its READs a little out of
+// order) has a few; more means a random reader, and the image is dropped.
+const maxImagePieces = 64
+
 // Image is an image being built.
 type Image struct {
 	c     *Cache
@@ -116,6 +121,10 @@ func (im *Image) WriteAt(p []byte, off int64) {
 		return
 	}
 	im.have = im.have.Add(off, int64(len(p)))
+	if len(im.have) > maxImagePieces {
+		im.abortLocked() // a random reader: it will not read it all
+		return
+	}
 	if im.have.Contains(0, im.size) {
 		im.commitLocked()
 	}
