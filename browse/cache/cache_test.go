@@ -3,8 +3,8 @@ package cache
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"hash/crc32"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
