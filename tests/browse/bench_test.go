@@ -2,6 +2,8 @@ package browse_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/syncfs/syncfs/browse/browsetest"
+	"github.com/syncfs/syncfs/internal/control"
 	"github.com/syncfs/syncfs/internal/miniotest"
 	"github.com/syncfs/syncfs/internal/mountinfo"
 	"github.com/syncfs/syncfs/internal/testenv"
@@ -108,6 +111,7 @@ func BenchmarkBrowse(b *testing.B) {
 		cold = append(cold, mbps(size, timeRead(b, bigOn(mnt), size)))
 		settle() // the cold read's cache writes, flushed before timing more
 		reread = append(reread, mbps(size, timeRead(b, bigOn(mnt), size)))
+		b.Logf("iteration %d, after the re-read: %s", i, roStats(b, cache, mnt))
 		roUnmount(b, env, mnt)
 
 		// Warm: a remount reads from the disk cache the cold read filled,
@@ -232,6 +236,27 @@ func roMount(b *testing.B, env []string, url, cache, mnt string, args ...string)
 	b.Helper()
 	unmountAtEnd(b, env, mnt)
 	must(b, env, append(append([]string{"mount", "--read-only", "--remote", url, "--cache-dir", cache, "--cache-size", "8GiB"}, args...), mnt)...)
+}
+
+// roStats returns what the read-only daemon at mnt says about its
+// passthrough opens and cache.
+func roStats(b *testing.B, cache, mnt string) string {
+	sum := sha256.Sum256([]byte(mnt))
+	c := &control.Client{Dir: filepath.Join(cache, "run", hex.EncodeToString(sum[:8]))}
+	var st struct {
+		Mount struct {
+			Reads       int64 `json:"reads"`
+			Passthrough int64 `json:"passthrough_opens"`
+		} `json:"mount"`
+		Cache struct {
+			Images int64 `json:"images"`
+			Drops  int64 `json:"drops"`
+		} `json:"cache"`
+	}
+	if err := c.Do(context.Background(), "GET", "/status", nil, &st); err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("%d READs, %d passthrough opens, %d images, %d cache entries dropped", st.Mount.Reads, st.Mount.Passthrough, st.Cache.Images, st.Cache.Drops)
 }
 
 func roUnmount(b *testing.B, env []string, mnt string) {
