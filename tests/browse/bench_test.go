@@ -44,6 +44,7 @@ import (
 //     against a local copy read from disk;
 //
 //   - 4 KiB random reads per second, cold (fresh cache) and warm;
+//
 //   - the warm figures again with --passthrough=false: every byte through
 //     the daemon, from the disk cache's frame entries (what a mount that
 //     is not root's, or a file read only in part, gets).
@@ -51,7 +52,7 @@ import (
 // The file is a finished job's (mtime an hour ago), so a whole read of it
 // builds a passthrough image (docs/browse.md).
 //
-//     go test -run '^$' -bench Browse -benchtime 3x -timeout 60m ./tests/browse/
+//	go test -run '^$' -bench Browse -benchtime 3x -timeout 60m ./tests/browse/
 //
 // SYNCFS_BENCH_SIZE sets the file size (default 1GiB) for quicker runs.
 func BenchmarkBrowse(b *testing.B) {
