@@ -60,6 +60,9 @@ type Cache struct {
 	closeMu  sync.RWMutex
 	closed   bool
 
+	imagesMu sync.Mutex
+	building map[*Image]bool // images being built, for Close
+
 	hits, misses, bad, drops, writes, evicted atomic.Int64
 	images, imageHits                         atomic.Int64
 }
@@ -93,7 +96,7 @@ func Open(dir string, limit int64, opts Options) (*Cache, error) {
 	}
 	probe.Close()
 	os.Remove(probe.Name())
-	c := &Cache{root: root, limit: limit, opts: opts, q: make(chan job, 1024)}
+	c := &Cache{root: root, limit: limit, opts: opts, q: make(chan job, 1024), building: map[*Image]bool{}}
 	for range writers {
 		c.wg.Add(1)
 		go c.writer()
@@ -349,6 +352,18 @@ func (c *Cache) Close() {
 	}
 	c.closeMu.Unlock()
 	c.wg.Wait()
+	// Images still being built are finished if their bytes are queued,
+	// else dropped.
+	c.imagesMu.Lock()
+	var ims []*Image
+	for im := range c.building {
+		ims = append(ims, im)
+	}
+	c.imagesMu.Unlock()
+	for _, im := range ims {
+		im.Abort()
+		im.Wait()
+	}
 	for c.evicting.Load() {
 		time.Sleep(time.Millisecond)
 	}

@@ -270,15 +270,17 @@ func TestImage(t *testing.T) {
 	data, _ := frame(4, 300000)
 	im := c.NewImage(k, int64(len(data)))
 	for _, r := range [][2]int{{100000, 200000}, {0, 50000}, {200000, 300000}} {
-		if _, ok := c.OpenImage(k, int64(len(data))); ok {
-			t.Fatal("image visible before it is complete")
-		}
 		im.WriteAt(data[r[0]:r[1]], int64(r[0]))
+	}
+	time.Sleep(50 * time.Millisecond) // let the writer write them
+	if _, ok := c.OpenImage(k, int64(len(data))); ok {
+		t.Fatal("image visible before it is complete")
 	}
 	if im.Done() {
 		t.Fatal("done with a gap")
 	}
 	im.WriteAt(data[50000:100000], 50000)
+	im.Wait()
 	f, ok := c.OpenImage(k, int64(len(data)))
 	if !ok || !im.Done() {
 		t.Fatal("complete image not there")
@@ -298,8 +300,11 @@ func TestImage(t *testing.T) {
 		im.WriteAt([]byte{1}, int64(i*100))
 	}
 	im.Abort()
+	im.Wait()
 	k3 := ImageKey{NS: "0123abcd", ID: 7, Version: 5}
-	c.NewImage(k3, 1000).Abort()
+	im = c.NewImage(k3, 1000)
+	im.Abort()
+	im.Wait()
 	left, _ := filepath.Glob(filepath.Join(c.root, "0123abcd", "*", ".tmp-*"))
 	if len(left) != 0 {
 		t.Errorf("temporary files left: %q", left)

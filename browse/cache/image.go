@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/syncfs/syncfs/internal/ranges"
 )
@@ -64,16 +65,33 @@ func (c *Cache) OpenImage(k ImageKey, size int64) (*os.File, bool) {
 // order) has a few; more means a random reader, and the image is dropped.
 const maxImagePieces = 64
 
-// Image is an image being built.
+// Image is an image being built. Its writes are queued to a goroutine of
+// its own, so that serving a READ never waits for one.
 type Image struct {
 	c     *Cache
 	final string
 	size  int64
 
-	mu   sync.Mutex
-	f    *os.File // nil once committed or aborted
-	have ranges.Set
+	q      chan imageWrite
+	queued atomic.Int64 // bytes waiting in q
+	done   chan struct{}
+
+	mu     sync.Mutex
+	closed bool     // no more writes accepted
+	f      *os.File // nil once committed or aborted
+	have   ranges.Set
+	ok     bool // put in place
 }
+
+type imageWrite struct {
+	p   []byte
+	off int64
+}
+
+// imageQueue bounds the bytes waiting to be written to one image; a
+// reader faster than the disk makes the image be dropped rather than be
+// slowed down.
+const imageQueue = 64 << 20
 
 // NewImage starts the image k of a file of size bytes, or returns nil
 // when there is no cache, the image exists, or the file is too large for
@@ -102,32 +120,93 @@ func (c *Cache) NewImage(k ImageKey, size int64) *Image {
 		os.Remove(f.Name())
 		return nil
 	}
-	return &Image{c: c, final: p, size: size, f: f}
+	im := &Image{c: c, final: p, size: size, f: f, q: make(chan imageWrite, 256), done: make(chan struct{})}
+	c.closeMu.RLock() // Close waits for this, then finds im in building
+	defer c.closeMu.RUnlock()
+	if c.closed {
+		f.Close()
+		os.Remove(f.Name())
+		return nil
+	}
+	c.imagesMu.Lock()
+	c.building[im] = true
+	c.imagesMu.Unlock()
+	go im.writer()
+	return im
 }
 
-// WriteAt stores p, the file's bytes at off; once every byte of the file
-// is there the image is put in place. A failed write abandons the image.
+// WriteAt queues p, the file's bytes at off, to be written; once every
+// byte of the file is there the image is put in place. p must not be
+// modified afterwards. A failed write, or a full queue, drops the image.
 func (im *Image) WriteAt(p []byte, off int64) {
 	if im == nil || len(p) == 0 {
 		return
 	}
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	if im.f == nil || off < 0 || off+int64(len(p)) > im.size {
+	if im.closed || off < 0 || off+int64(len(p)) > im.size {
 		return
 	}
-	if _, err := im.f.WriteAt(p, off); err != nil {
-		im.abortLocked()
+	if im.queued.Load()+int64(len(p)) > imageQueue {
+		im.closeLocked()
 		return
 	}
-	im.have = im.have.Add(off, int64(len(p)))
-	if len(im.have) > maxImagePieces {
-		im.abortLocked() // a random reader: it will not read it all
-		return
+	select {
+	case im.q <- imageWrite{p, off}:
+		im.queued.Add(int64(len(p)))
+	default:
+		im.closeLocked()
 	}
-	if im.have.Contains(0, im.size) {
-		im.commitLocked()
+}
+
+// closeLocked stops accepting writes; the writer then finishes (or
+// drops) the image.
+func (im *Image) closeLocked() {
+	if !im.closed {
+		im.closed = true
+		close(im.q)
 	}
+}
+
+// writer writes what is queued and puts the image in place once it is
+// complete, or drops it if the queue closes first.
+func (im *Image) writer() {
+	defer func() {
+		im.c.imagesMu.Lock()
+		delete(im.c.building, im)
+		im.c.imagesMu.Unlock()
+		close(im.done)
+	}()
+	for w := range im.q {
+		im.queued.Add(-int64(len(w.p)))
+		im.mu.Lock()
+		if im.f == nil {
+			im.mu.Unlock()
+			continue
+		}
+		im.mu.Unlock()
+		if _, err := im.f.WriteAt(w.p, w.off); err != nil {
+			im.mu.Lock()
+			im.abortLocked()
+			im.closeLocked()
+			im.mu.Unlock()
+			continue
+		}
+		im.mu.Lock()
+		im.have = im.have.Add(w.off, int64(len(w.p)))
+		switch {
+		case len(im.have) > maxImagePieces:
+			im.abortLocked() // a random reader: it will not read it all
+			im.closeLocked()
+		case im.have.Contains(0, im.size):
+			im.commitLocked()
+			im.closeLocked()
+		}
+		im.mu.Unlock()
+	}
+	im.mu.Lock()
+	im.abortLocked() // closed before it was complete
+	im.mu.Unlock()
 }
 
 func (im *Image) commitLocked() {
@@ -141,20 +220,21 @@ func (im *Image) commitLocked() {
 		os.Remove(name)
 		return
 	}
+	im.ok = true
 	im.c.images.Add(1)
 	if im.c.used.Add(im.size) > im.c.limit {
 		im.c.evict()
 	}
 }
 
-// Abort drops an unfinished image.
+// Abort drops an unfinished image (a complete one stays).
 func (im *Image) Abort() {
 	if im == nil {
 		return
 	}
 	im.mu.Lock()
-	defer im.mu.Unlock()
-	im.abortLocked()
+	im.closeLocked()
+	im.mu.Unlock()
 }
 
 func (im *Image) abortLocked() {
@@ -172,5 +252,15 @@ func (im *Image) Done() bool {
 	}
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	return im.f == nil && im.have.Contains(0, im.size)
+	return im.ok
+}
+
+// Wait waits until the image is put in place or dropped, and reports
+// which.
+func (im *Image) Wait() bool {
+	if im == nil {
+		return false
+	}
+	<-im.done
+	return im.Done()
 }

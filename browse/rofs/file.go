@@ -94,7 +94,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		data = view
 	}
 	n.fs.readBytes.Add(int64(len(data)))
-	n.addToImage(used.Manifest().Version, data, off)
+	n.addToImage(used.Manifest().Version, data, off, view != nil)
 	return fuse.ReadResultData(data), 0
 }
 

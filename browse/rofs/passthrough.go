@@ -100,9 +100,10 @@ func (n *node) startImageLocked(m *format.Manifest) {
 	n.imgVer = m.Version
 }
 
-// addToImage adds bytes served from version ver to the image being
-// built, if it is of that version.
-func (n *node) addToImage(ver uint64, data []byte, off int64) {
+// addToImage queues bytes served from version ver to the image being
+// built, if it is of that version. A view (a cached frame) is immutable
+// and queued as is; go-fuse reuses other buffers, so they are copied.
+func (n *node) addToImage(ver uint64, data []byte, off int64, immutable bool) {
 	n.mu.Lock()
 	img := n.img
 	if img == nil || n.imgVer != ver {
@@ -110,12 +111,8 @@ func (n *node) addToImage(ver uint64, data []byte, off int64) {
 		return
 	}
 	n.mu.Unlock()
-	img.WriteAt(data, off)
-	if img.Done() {
-		n.mu.Lock()
-		if n.img == img {
-			n.img = nil
-		}
-		n.mu.Unlock()
+	if !immutable {
+		data = append([]byte(nil), data...)
 	}
+	img.WriteAt(data, off)
 }

@@ -3,6 +3,7 @@ package rofs
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -23,7 +24,8 @@ func TestMountPassthrough(t *testing.T) {
 	w.WriteFile("big", v1, 0o644)
 	w.Now = time.Now
 	w.WriteFile("busy", browsetest.Pattern(2, 2*format.MaxFrameRaw), 0o644)
-	m := newMount(t, url, env, serverConfig{CacheDir: t.TempDir(), CacheSize: 1 << 30, Refresh: 200 * time.Millisecond})
+	cacheDir := t.TempDir()
+	m := newMount(t, url, env, serverConfig{CacheDir: cacheDir, CacheSize: 1 << 30, Refresh: 200 * time.Millisecond})
 	p := m.path("big")
 	read := func(want []byte) {
 		t.Helper()
@@ -33,6 +35,7 @@ func TestMountPassthrough(t *testing.T) {
 		}
 	}
 	read(v1) // through the daemon; builds the image
+	waitImages(t, cacheDir, 1)
 	read(v1) // passthrough
 	a, err := os.Open(p)
 	if err != nil {
@@ -56,5 +59,21 @@ func TestMountPassthrough(t *testing.T) {
 	t.Logf("mount %+v, cache %+v", st.FS, st.Cache)
 	if st.Cache.Images != 2 || st.FS.Passthrough < 3 {
 		t.Errorf("%d images built, %d passthrough opens; want 2 and at least 3", st.Cache.Images, st.FS.Passthrough)
+	}
+}
+
+// waitImages waits until the cache holds n images (written in the
+// background once complete).
+func waitImages(t *testing.T, dir string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		got, _ := filepath.Glob(filepath.Join(dir, "v1", "*", "*", "v*"))
+		if len(got) >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d images after 10s, want %d", len(got), n)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
