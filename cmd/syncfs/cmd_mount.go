@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -186,12 +184,9 @@ func readyFromEnv() readyFunc {
 
 // startDaemon re-executes this binary as the mount's daemon, detached from
 // the caller's terminal, pipes and process group (setsid; stdio to the log
-// file), so that a Slurm prolog that starts it is not held open by it.
+// file), so that a Slurm prolog that starts it is not held open by it
+// (launchDaemon).
 func startDaemon(ctx context.Context, c *mountConfig, stdout io.Writer) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(c.State, 0o700); err != nil {
 		return exitcode.New(exitcode.LocalDir, "state dir %s: %v", c.State, err)
 	}
@@ -199,57 +194,9 @@ func startDaemon(ctx context.Context, c *mountConfig, stdout io.Writer) error {
 	if logPath == "" {
 		logPath = filepath.Join(c.State, "syncfs.log")
 	}
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-	if err != nil {
-		return exitcode.New(exitcode.LocalDir, "log file %s: %v", logPath, err)
-	}
-	defer logf.Close()
-	null, err := os.Open(os.DevNull)
-	if err != nil {
+	if err := launchDaemon(ctx, logPath, c.args(logPath)); err != nil {
 		return err
 	}
-	defer null.Close()
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return err
-	}
-	cmd := exec.Command(exe, c.args(logPath)...)
-	cmd.Env = append(os.Environ(), readyFdEnv+"=3")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, logf, logf
-	cmd.ExtraFiles = []*os.File{pw}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	cmd.Dir = "/"
-	if err := cmd.Start(); err != nil {
-		pr.Close()
-		pw.Close()
-		return fmt.Errorf("starting the daemon: %w", err)
-	}
-	pw.Close()
-	defer pr.Close()
-
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(pr).ReadString('\n')
-		line <- s
-	}()
-	var s string
-	select {
-	case s = <-line:
-	case <-ctx.Done():
-		cmd.Process.Signal(syscall.SIGTERM)
-		return ctx.Err()
-	}
-	var m readyMsg
-	if s == "" || json.Unmarshal([]byte(s), &m) != nil {
-		// The daemon died without a word: its log says why.
-		cmd.Wait()
-		return fmt.Errorf("the daemon exited before the mount was ready: %s (log: %s)", lastLine(logPath), logPath)
-	}
-	if m.Code != exitcode.OK {
-		cmd.Wait()
-		return exitcode.New(m.Code, "%s", m.Error)
-	}
-	cmd.Process.Release()
 	if c.Watch {
 		fmt.Fprintf(stdout, "watching %s (remote %s, state %s)\n", c.Backing, c.Remote, c.State)
 		return nil
