@@ -1,0 +1,282 @@
+package bench
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Write-path benchmarks (issue 6). Every mount here runs with
+// --upload=false: the daemon journals but does not ship, so the uploader
+// does not compete with the writer for the disk and the two cores.
+//
+// Each loop iteration is one repetition: the same work done once in every
+// configuration, in an order that rotates from one repetition to the next,
+// with the page cache dropped (after a sync) before each. The timer (so
+// ns/op and MB/s) covers the journaled mount with the default options;
+// the other configurations and the per-repetition ratios are reported as
+// metrics, medians over the repetitions.
+
+// config is one place to do the work: the native directory (m nil) or a
+// mount.
+type config struct {
+	name string
+	dir  string
+	m    *mount
+}
+
+// rotate returns cfgs starting at rep's position.
+func rotate(cfgs []config, rep int) []config {
+	k := rep % len(cfgs)
+	return append(append([]config(nil), cfgs[k:]...), cfgs[:k]...)
+}
+
+// writeConfigs makes the native directory and the mounts compared by the
+// write benchmarks under root: "mount" (journal, writeback cache),
+// "nojournal" (the same with --exclude '*': every name excluded, nothing
+// journaled, nothing else different) and "nowb" (journal, no writeback
+// cache).
+func writeConfigs(b *testing.B, root string) []config {
+	native := filepath.Join(root, "native")
+	if err := os.MkdirAll(native, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	mnt := newMount(b, root, "mount", "", nil, "--upload=false")
+	noj := newMount(b, root, "nojournal", "", nil, "--upload=false", "--exclude", "*")
+	nowb := newMount(b, root, "nowb", "", nil, "--upload=false", "--writeback-cache=false")
+	sameFS(b, native, mnt.backing, noj.backing, nowb.backing)
+	return []config{{"native", native, nil}, {"mount", mnt.mnt, mnt}, {"nojournal", noj.mnt, noj}, {"nowb", nowb.mnt, nowb}}
+}
+
+// ratio is how fast b ran relative to a: a's time over b's.
+func ratio(a, b time.Duration) float64 { return a.Seconds() / b.Seconds() }
+
+// BenchmarkSeqWrite writes a 2 GiB file with 1 MiB writes and fsyncs it,
+// natively into a directory beside the backing dirs and through the
+// mounts.
+//
+//	x-mount/native        mount (journal, writeback cache) vs native   target >= 0.75
+//	x-nowb/native         the same without the writeback cache
+//	x-journal/nojournal   mount vs the same mount with nothing journaled target >= 0.95
+//	mount-cpu-s/GB        daemon CPU (user+sys) per 10^9 bytes written
+func BenchmarkSeqWrite(b *testing.B) {
+	needRoot(b)
+	const size = 2 << 30
+	cfgs := writeConfigs(b, b.TempDir())
+	buf := randBuf(1 << 20)
+	s := series{}
+	b.SetBytes(size)
+	rep := 0
+	for b.Loop() {
+		b.StopTimer()
+		t := map[string]time.Duration{}
+		for _, c := range rotate(cfgs, rep) {
+			p := filepath.Join(c.dir, "seq")
+			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+				b.Fatal(err)
+			}
+			settle(b)
+			var cpu0 float64
+			if c.m != nil {
+				cpu0 = cpuSeconds(b, c.m.pid())
+			}
+			if c.name == "mount" {
+				b.StartTimer()
+			}
+			t[c.name] = writeSeq(b, p, size, buf)
+			if c.name == "mount" {
+				b.StopTimer()
+			}
+			if c.m != nil {
+				s.add(c.name+"-cpu-s/GB", (cpuSeconds(b, c.m.pid())-cpu0)/(size/1e9))
+			}
+			s.add(c.name+"-MB/s", mbps(size, t[c.name]))
+		}
+		s.add("x-mount/native", ratio(t["native"], t["mount"]))
+		s.add("x-nowb/native", ratio(t["native"], t["nowb"]))
+		s.add("x-journal/nojournal", ratio(t["nojournal"], t["mount"]))
+		rep++
+		b.StartTimer()
+	}
+	s.report(b)
+	s.logReps(b)
+}
+
+// BenchmarkRandWrite writes 4 KiB blocks at 65536 random 4 KiB-aligned
+// offsets (with repeats: the same offsets in every configuration of a
+// repetition) of an existing 256 MiB file and fsyncs it.
+//
+//	x-mount/native        target >= 0.5
+func BenchmarkRandWrite(b *testing.B) {
+	needRoot(b)
+	const (
+		size  = 256 << 20
+		block = 4096
+		n     = size / block
+	)
+	cfgs := writeConfigs(b, b.TempDir())
+	fill := randBuf(1 << 20)
+	for _, c := range cfgs {
+		writeSeq(b, filepath.Join(c.dir, "rand"), size, fill)
+	}
+	buf := randBuf(block)
+	s := series{}
+	b.SetBytes(n * block)
+	rep := 0
+	for b.Loop() {
+		b.StopTimer()
+		offs := randOffsets(uint64(rep), n, size, block)
+		t := map[string]time.Duration{}
+		for _, c := range rotate(cfgs, rep) {
+			p := filepath.Join(c.dir, "rand")
+			settle(b)
+			var cpu0 float64
+			if c.m != nil {
+				cpu0 = cpuSeconds(b, c.m.pid())
+			}
+			if c.name == "mount" {
+				b.StartTimer()
+			}
+			t[c.name] = writeAt(b, p, offs, buf)
+			if c.name == "mount" {
+				b.StopTimer()
+			}
+			if c.m != nil {
+				s.add(c.name+"-cpu-us/write", (cpuSeconds(b, c.m.pid())-cpu0)/n*1e6)
+			}
+			s.add(c.name+"-MB/s", mbps(n*block, t[c.name]))
+		}
+		s.add("x-mount/native", ratio(t["native"], t["mount"]))
+		s.add("x-nowb/native", ratio(t["native"], t["nowb"]))
+		s.add("x-journal/nojournal", ratio(t["nojournal"], t["mount"]))
+		rep++
+		b.StartTimer()
+	}
+	s.report(b)
+	s.logReps(b)
+}
+
+// BenchmarkColdRead reads a 2 GiB file opened read-only with 1 MiB reads
+// from a cold page cache: natively, through a mount with the default
+// options (passthrough asked for, writeback cache on), through one with
+// --writeback-cache=false (passthrough asked for) and through one with
+// --passthrough=false.
+//
+// The kernel refuses passthrough on a connection that negotiated the
+// writeback cache (fs/fuse/inode.c, process_init_reply: "don't allow the
+// combination of FUSE_PASSTHROUGH and FUSE_WRITEBACK_CACHE"; the daemon's
+// FUSE_DEV_IOC_BACKING_OPEN then fails with EPERM), so with the default
+// options every read goes through the daemon. The daemon's CPU time
+// during the read shows which path served it: with passthrough the daemon
+// sees only the open and the close.
+//
+// A read-only open gets passthrough only when the inode had no writable
+// open in the last 2 s, which the daemon tracks in memory. The files are
+// written through the mounts and the mounts then unmounted and mounted
+// again: the new daemons have seen no writable open.
+//
+//	x-mount/native          default options              target >= 0.95
+//	x-nowb/native           --writeback-cache=false (passthrough in effect)
+//	x-nopassthrough/native  --passthrough=false
+func BenchmarkColdRead(b *testing.B) {
+	needRoot(b)
+	const size = 2 << 30
+	root := b.TempDir()
+	native := filepath.Join(root, "native")
+	if err := os.MkdirAll(native, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	mnt := newMount(b, root, "mount", "", nil, "--upload=false")
+	nowb := newMount(b, root, "nowb", "", nil, "--upload=false", "--writeback-cache=false")
+	nopt := newMount(b, root, "nopassthrough", "", nil, "--upload=false", "--passthrough=false")
+	sameFS(b, native, mnt.backing, nowb.backing, nopt.backing)
+	cfgs := []config{{"native", native, nil}, {"mount", mnt.mnt, mnt}, {"nowb", nowb.mnt, nowb}, {"nopassthrough", nopt.mnt, nopt}}
+	fill := randBuf(1 << 20)
+	for _, c := range cfgs {
+		writeSeq(b, filepath.Join(c.dir, "cold"), size, fill)
+	}
+	for _, c := range cfgs[1:] {
+		c.m.remount()
+	}
+
+	buf := make([]byte, 1<<20)
+	s := series{}
+	b.SetBytes(size)
+	rep := 0
+	for b.Loop() {
+		b.StopTimer()
+		t := map[string]time.Duration{}
+		for _, c := range rotate(cfgs, rep) {
+			settle(b)
+			var cpu0 float64
+			if c.m != nil {
+				cpu0 = cpuSeconds(b, c.m.pid())
+			}
+			if c.name == "mount" {
+				b.StartTimer()
+			}
+			t[c.name] = readAll(b, filepath.Join(c.dir, "cold"), size, buf)
+			if c.name == "mount" {
+				b.StopTimer()
+			}
+			if c.m != nil {
+				s.add(c.name+"-daemon-cpu-s", cpuSeconds(b, c.m.pid())-cpu0)
+			}
+			s.add(c.name+"-MB/s", mbps(size, t[c.name]))
+		}
+		s.add("x-mount/native", ratio(t["native"], t["mount"]))
+		s.add("x-nowb/native", ratio(t["native"], t["nowb"]))
+		s.add("x-nopassthrough/native", ratio(t["native"], t["nopassthrough"]))
+		rep++
+		b.StartTimer()
+	}
+	s.report(b)
+	s.logReps(b)
+}
+
+// BenchmarkWriteRSS writes 4 GiB with 1 MiB writes through one mount
+// (journal, writeback cache, --upload=false) per repetition, fsyncs, and
+// samples the daemon's VmRSS every 100 ms meanwhile.
+//
+//	max-rss-MiB    the largest sample over all repetitions   target < 100
+//	hwm-MiB        the daemon's VmHWM (peak RSS since it started) at the end
+//	cpu-s/GB       daemon CPU per 10^9 bytes written
+func BenchmarkWriteRSS(b *testing.B) {
+	needRoot(b)
+	const size = 4 << 30
+	m := newMount(b, b.TempDir(), "rss", "", nil, "--upload=false")
+	p := m.path("big")
+	buf := randBuf(1 << 20)
+	s := series{}
+	b.SetBytes(size)
+	var maxMiB, maxAnon float64
+	var samples int
+	for b.Loop() {
+		b.StopTimer()
+		if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
+			b.Fatal(err)
+		}
+		settle(b)
+		rss := sampleRSS(m.pid)
+		cpu0 := cpuSeconds(b, m.pid())
+		b.StartTimer()
+		d := writeSeq(b, p, size, buf)
+		b.StopTimer()
+		s.add("cpu-s/GB", (cpuSeconds(b, m.pid())-cpu0)/(size/1e9))
+		s.add("MB/s-rep", mbps(size, d))
+		mib, anon, n := rss.Stop()
+		maxMiB, maxAnon, samples = max(maxMiB, mib), max(maxAnon, anon), samples+n
+		b.StartTimer()
+	}
+	hwm, err := procKiB(m.pid(), "VmHWM")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(maxMiB, "max-rss-MiB")
+	b.ReportMetric(maxAnon, "max-rss-anon-MiB")
+	b.ReportMetric(float64(hwm)/1024, "hwm-MiB")
+	b.ReportMetric(float64(samples), "rss-samples")
+	s.report(b)
+	s.logReps(b)
+}
