@@ -169,9 +169,18 @@ func (f *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, sy
 	return uint32(n), 0
 }
 
+// startWriteback is the write size from which the daemon asks the disk to
+// start writing at once (sync_file_range, no wait): without it a large
+// sequential write fills the backing page cache first and the final fsync
+// writes it all, the transfer and the disk one after the other.
+const startWriteback = 256 << 10
+
 func (f *file) recordWrite(id journal.ID, off int64, n int) {
 	if n <= 0 {
 		return
+	}
+	if n >= startWriteback {
+		unix.SyncFileRange(f.fdv, off, int64(n), unix.SYNC_FILE_RANGE_WRITE)
 	}
 	if id != 0 {
 		f.n.fs.j.RecordWrite(id, off, int64(n))

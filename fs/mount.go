@@ -66,25 +66,66 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
 	fsys.writeback.Store(server.KernelSettings().Flags64()&fuse.CAP_WRITEBACK_CACHE != 0 && !mo.NoWriteback)
-	raiseReadahead(mountpoint)
+	tuneBDI(mountpoint, fsys.b.Path)
 	return server, nil
 }
 
-// readaheadKB is the mount's read-ahead: reads of 1 MiB (MaxWrite) instead
-// of the kernel's default 128 KiB halve the round trips of a sequential
-// reader. (Kernel passthrough, which would bypass them, cannot be used
-// with the writeback cache: the kernel negotiates one or the other.)
-const readaheadKB = 1024
+// The kernel gives every FUSE mount's backing device info conservative
+// defaults that cost a loopback dearly; root may tune them after mounting:
+//
+//   - read_ahead_kb: 128 KiB means a round trip per 128 KiB of a
+//     sequential read; the backing disk's own read-ahead (at least 1 MiB,
+//     the largest READ) halves them or better. (Kernel passthrough, which
+//     would bypass the daemon, is negotiated only without the writeback
+//     cache: one or the other.)
+//   - strict_limit, max_ratio: a FUSE mount may hold 1% of the dirty page
+//     threshold, so random small writes reach the daemon one page at a
+//     time; 20% lets the writeback cache merge them first. fsync(2) and
+//     close(2) stay durable; a daemon killed meanwhile loses more of what
+//     was never synced (docs/design.md, invariant 1).
+//
+// Elsewhere (not root) the defaults stay.
+const (
+	minReadaheadKB = 1024
+	dirtyMaxRatio  = 20
+)
 
-// raiseReadahead sets the read-ahead of the mount's backing device info,
-// which only root may do; elsewhere the default stays.
-func raiseReadahead(mountpoint string) {
+func tuneBDI(mountpoint, backing string) {
 	var st syscall.Stat_t
 	if syscall.Stat(mountpoint, &st) != nil {
 		return
 	}
-	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
-	os.WriteFile(p, []byte(fmt.Sprint(readaheadKB)), 0o644)
+	bdi := fmt.Sprintf("/sys/class/bdi/%d:%d/", unix.Major(st.Dev), unix.Minor(st.Dev))
+	ra := minReadaheadKB
+	if kb := backingReadaheadKB(backing); kb > ra {
+		ra = kb
+	}
+	os.WriteFile(bdi+"read_ahead_kb", []byte(fmt.Sprint(ra)), 0o644)
+	os.WriteFile(bdi+"strict_limit", []byte("0"), 0o644)
+	os.WriteFile(bdi+"max_ratio", []byte(fmt.Sprint(dirtyMaxRatio)), 0o644)
+}
+
+// backingReadaheadKB is the read-ahead of the device the backing dir is
+// on, 0 if unknown.
+func backingReadaheadKB(backing string) int {
+	var st syscall.Stat_t
+	if syscall.Stat(backing, &st) != nil {
+		return 0
+	}
+	maj, min := unix.Major(st.Dev), unix.Minor(st.Dev)
+	for _, p := range []string{
+		fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", maj, min),
+		fmt.Sprintf("/sys/dev/block/%d:%d/queue/read_ahead_kb", maj, min),
+		fmt.Sprintf("/sys/dev/block/%d:%d/../queue/read_ahead_kb", maj, min), // a partition
+	} {
+		if b, err := os.ReadFile(p); err == nil {
+			var kb int
+			if _, err := fmt.Sscan(string(b), &kb); err == nil {
+				return kb
+			}
+		}
+	}
+	return 0
 }
 
 // rawFS sits under go-fuse's node bridge to see the one thing the node API
