@@ -11,9 +11,10 @@ import (
 // File is one version of a regular file: reads through it come from that
 // version only.
 type File struct {
-	t  *Tree
-	id format.ID
-	m  *format.Manifest
+	t      *Tree
+	id     format.ID
+	m      *format.Manifest
+	noPuts bool // frames fetched for it are not written to the disk cache
 }
 
 // File returns the file inode id is in manifest m.
@@ -43,6 +44,15 @@ func (f *File) Manifest() *format.Manifest { return f.m }
 
 // Size returns the file's size in this version.
 func (f *File) Size() int64 { return f.m.Size }
+
+// WithoutCachePuts returns f reading the same version, but leaving what
+// it fetches out of the disk cache: a reader that keeps the bytes another
+// way (the mount's passthrough images) does not write them twice.
+func (f *File) WithoutCachePuts() *File {
+	c := *f
+	c.noPuts = true
+	return &c
+}
 
 // Tree returns the tree f belongs to.
 func (f *File) Tree() *Tree { return f.t }
@@ -161,7 +171,7 @@ func (f *File) fill(ctx context.Context, p []byte, pieces []piece) error {
 		}
 		fetch = append(fetch, fr)
 	}
-	frames, err := f.t.frames(ctx, f.id, fetch)
+	frames, err := f.t.frames(ctx, f.id, fetch, !f.noPuts)
 	if err != nil {
 		return err
 	}
@@ -215,7 +225,7 @@ func (f *File) Prefetch(off, n int64) {
 		for _, pc := range pieces {
 			refs = append(refs, pc.fr)
 		}
-		f.t.frames(ctx, f.id, dedupRefs(refs))
+		f.t.frames(ctx, f.id, dedupRefs(refs), !f.noPuts)
 	}()
 }
 
@@ -235,7 +245,7 @@ func (f *File) View(ctx context.Context, off int64, n int) ([]byte, error) {
 	if pc.n*smallRead < int(pc.fr.raw) && f.t.mem.get(frameKey{f.id, pc.fr}) == nil {
 		return nil, nil // a small read: ReadAt reads just its blocks
 	}
-	frames, err := f.t.frames(ctx, f.id, []frameRef{pc.fr})
+	frames, err := f.t.frames(ctx, f.id, []frameRef{pc.fr}, !f.noPuts)
 	if err != nil {
 		return nil, err
 	}

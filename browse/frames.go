@@ -53,7 +53,10 @@ const (
 // frames returns the raw bytes of each frame of inode id in refs, from
 // the memory cache, a fetch already in flight, the disk cache, or the
 // store, in that order of preference.
-func (t *Tree) frames(ctx context.Context, id format.ID, refs []frameRef) (map[frameRef][]byte, error) {
+//
+// With put false, frames fetched from the store are not written to the
+// disk cache (the caller keeps them another way: an image).
+func (t *Tree) frames(ctx context.Context, id format.ID, refs []frameRef, put bool) (map[frameRef][]byte, error) {
 	out := make(map[frameRef][]byte, len(refs))
 	for {
 		var mine []frameRef
@@ -84,7 +87,7 @@ func (t *Tree) frames(ctx context.Context, id format.ID, refs []frameRef) (map[f
 		}
 		t.mu.Unlock()
 
-		if err := t.fetch(ctx, id, mine, mineFl, out); err != nil {
+		if err := t.fetch(ctx, id, mine, mineFl, out, put); err != nil {
 			return nil, err
 		}
 		retry := false
@@ -116,7 +119,7 @@ func isContextErr(err error) bool {
 // fetch gets the frames refs, for which this caller holds the flights
 // fls, from the disk cache or the store, fills out, and completes every
 // flight whatever happens.
-func (t *Tree) fetch(ctx context.Context, id format.ID, refs []frameRef, fls []*flight, out map[frameRef][]byte) error {
+func (t *Tree) fetch(ctx context.Context, id format.ID, refs []frameRef, fls []*flight, out map[frameRef][]byte, put bool) error {
 	if len(refs) == 0 {
 		return nil
 	}
@@ -153,7 +156,7 @@ func (t *Tree) fetch(ctx context.Context, id format.ID, refs []frameRef, fls []*
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := t.fetchRun(ctx, id, refs, run, results); err != nil {
+			if err := t.fetchRun(ctx, id, refs, run, results, put); err != nil {
 				for _, i := range run {
 					errs[i] = err
 				}
@@ -209,7 +212,7 @@ func makeRuns(refs []frameRef, idx []int) [][]int {
 // fetchRun fetches one run with one ranged GET and decodes its frames
 // into results. A frame that fails its checksum is fetched once more (a
 // bit flipped in transit) before the run fails as corrupt.
-func (t *Tree) fetchRun(ctx context.Context, id format.ID, refs []frameRef, run []int, results [][]byte) error {
+func (t *Tree) fetchRun(ctx context.Context, id format.ID, refs []frameRef, run []int, results [][]byte, put bool) error {
 	first, last := refs[run[0]], refs[run[len(run)-1]]
 	start, length := first.off, last.off+uint64(last.stored)-first.off
 	key := format.DataKey(id, first.seq)
@@ -232,7 +235,9 @@ func (t *Tree) fetchRun(ctx context.Context, id format.ID, refs []frameRef, run 
 		}
 		if decodeErr == nil {
 			for _, i := range run {
-				t.opts.Cache.Put(t.cacheKey(id, refs[i]), results[i], refs[i].crc)
+				if put {
+					t.opts.Cache.Put(t.cacheKey(id, refs[i]), results[i], refs[i].crc)
+				}
 			}
 			return nil
 		}

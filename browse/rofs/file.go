@@ -129,7 +129,12 @@ func (n *node) released(passthrough bool) {
 		return
 	}
 	if n.cachedOpen--; n.cachedOpen == 0 && n.img != nil {
-		n.img.Abort() // nobody is reading it to the end now
+		if !n.img.Done() {
+			n.img.Abort() // nobody is reading it to the end now
+			if n.file != nil {
+				n.file = n.fs.tree.File(n.id, n.file.Manifest()) // entries again
+			}
+		}
 		n.img = nil
 	}
 }

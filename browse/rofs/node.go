@@ -67,7 +67,7 @@ func (n *node) setManifest(m *format.Manifest) *format.Manifest {
 		return old
 	}
 	n.m, n.checked = m, time.Now()
-	if n.kind == format.KindFile && (n.file == nil || n.file.Manifest() != m) {
+	if n.kind == format.KindFile && (n.file == nil || n.file.Manifest().Version != m.Version) {
 		n.file = n.fs.tree.File(n.id, m)
 	}
 	changed := old != nil && old.Version != m.Version && n.kind == format.KindFile && n.cacheVer != 0

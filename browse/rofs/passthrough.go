@@ -98,6 +98,10 @@ func (n *node) startImageLocked(m *format.Manifest) {
 	}
 	n.img = fs.tree.Cache().NewImage(fs.tree.ImageKey(n.id, m.Version), m.Size)
 	n.imgVer = m.Version
+	if n.img != nil && n.file != nil && n.file.Manifest().Version == m.Version {
+		// The image will hold these bytes: no frame entries for them.
+		n.file = n.file.WithoutCachePuts()
+	}
 }
 
 // addToImage queues bytes served from version ver to the image being

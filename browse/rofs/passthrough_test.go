@@ -60,6 +60,9 @@ func TestMountPassthrough(t *testing.T) {
 	if st.Cache.Images != 2 || st.FS.Passthrough < 3 {
 		t.Errorf("%d images built, %d passthrough opens; want 2 and at least 3", st.Cache.Images, st.FS.Passthrough)
 	}
+	if st.Cache.Writes != 2 { // busy's two frames; big's are in its images
+		t.Errorf("%d frame entries written, want 2", st.Cache.Writes)
+	}
 }
 
 // waitImages waits until the cache holds n images (written in the
