@@ -91,7 +91,7 @@ type imageWrite struct {
 // imageQueue bounds the bytes waiting to be written to one image; a
 // reader faster than the disk makes the image be dropped rather than be
 // slowed down.
-const imageQueue = 64 << 20
+const imageQueue = 128 << 20
 
 // NewImage starts the image k of a file of size bytes, or returns nil
 // when there is no cache, the image exists, or the file is too large for
@@ -138,24 +138,31 @@ func (c *Cache) NewImage(k ImageKey, size int64) *Image {
 // WriteAt queues p, the file's bytes at off, to be written; once every
 // byte of the file is there the image is put in place. p must not be
 // modified afterwards. A failed write, or a full queue, drops the image.
-func (im *Image) WriteAt(p []byte, off int64) {
-	if im == nil || len(p) == 0 {
-		return
+// It reports false once the image takes no more writes (dropped, or
+// complete).
+func (im *Image) WriteAt(p []byte, off int64) bool {
+	if im == nil {
+		return false
 	}
 	im.mu.Lock()
 	defer im.mu.Unlock()
-	if im.closed || off < 0 || off+int64(len(p)) > im.size {
-		return
+	if im.closed {
+		return false
+	}
+	if len(p) == 0 || off < 0 || off+int64(len(p)) > im.size {
+		return true
 	}
 	if im.queued.Load()+int64(len(p)) > imageQueue {
 		im.closeLocked()
-		return
+		return false
 	}
 	select {
 	case im.q <- imageWrite{p, off}:
 		im.queued.Add(int64(len(p)))
+		return true
 	default:
 		im.closeLocked()
+		return false
 	}
 }
 

@@ -118,5 +118,29 @@ func (n *node) addToImage(ver uint64, data []byte, off int64, immutable bool) {
 	if !immutable {
 		data = append([]byte(nil), data...)
 	}
-	img.WriteAt(data, off)
+	if img.WriteAt(data, off) {
+		return
+	}
+	// Complete, or dropped (the disk fell behind): if dropped, the frames
+	// go to the disk cache as entries again. Waiting for the image's
+	// writer to finish must not hold up this READ.
+	n.mu.Lock()
+	mine := n.img == img
+	if mine {
+		n.img = nil
+	}
+	n.mu.Unlock()
+	if !mine {
+		return
+	}
+	go func() {
+		if img.Wait() {
+			return
+		}
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		if n.file != nil && n.file.Manifest().Version == ver {
+			n.file = n.fs.tree.File(n.id, n.file.Manifest())
+		}
+	}()
 }
