@@ -25,29 +25,24 @@ import (
 )
 
 // BenchmarkBrowse measures reading results back from one local MinIO, all
-// in one run, each figure the median of the iterations (run with
-// -benchtime 3x or more):
+// in one run (run with -benchtime 3x or more; figures are medians over
+// the iterations, and each ratio is the median of per-iteration ratios of
+// two reads made one right after the other):
 //
 //   - cold: a sequential read of a 1 GiB file through a fresh read-only
 //     mount (empty cache; as root, the page cache dropped so that MinIO
 //     reads its disk) — against `syncfs get` of it, and against an
-//     `rclone mount` read of a plain copy uploaded with rclone, each
-//     after the same drop;
-//
-//   - re-read: the same read again on the same mount (the kernel kept
-//     the pages: FOPEN_KEEP_CACHE) — against a local copy in the page
-//     cache;
-//
-//   - warm: the same read after a remount, from the disk cache the cold
-//     read filled — its entries in the page cache, against a local copy
-//     in the page cache; and (as root) with the page cache dropped,
-//     against a local copy read from disk;
-//
-//   - 4 KiB random reads per second, cold (fresh cache) and warm;
-//
-//   - the warm figures again with --passthrough=false: every byte through
-//     the daemon, from the disk cache's frame entries (what a mount that
-//     is not root's, or a file read only in part, gets).
+//     `rclone mount` (defaults) read of a plain copy uploaded with rclone,
+//     each after the same drop;
+//   - re-read: the same read again on the same mount — against a local
+//     copy in the page cache;
+//   - warm: the same read after a remount, from the disk cache — with
+//     passthrough (the image the cold read built) and without (every byte
+//     through the daemon, from the frame entries), against a local copy
+//     in the page cache; and (as root) with the page cache dropped before
+//     each, against a local copy read from disk;
+//   - 4 KiB random reads per second: cold (fresh cache), warm with and
+//     without passthrough, and on the local copy.
 //
 // The file is a finished job's (mtime an hour ago), so a whole read of it
 // builds a passthrough image (docs/browse.md).
@@ -92,10 +87,18 @@ func BenchmarkBrowse(b *testing.B) {
 
 	canDrop := dropCaches() == nil
 	if !canDrop {
-		b.Logf("cannot drop the page cache (not root?): the disk-bound warm figure is left out")
+		b.Logf("cannot drop the page cache (not root?): the disk-bound figures are left out")
 	}
-	var cold, reread, get, rclone, warmHot, warmDisk, warmDaemon, localHot, localDisk, rndCold, rndWarm, rndDaemon, rndLocal []float64
+	// Figures and ratios per iteration; each ratio compares two reads
+	// made one right after the other, so that the load of a shared
+	// machine weighs on both alike. Reported: medians.
+	fig := map[string][]float64{}
+	add := func(name string, v float64) { fig[name] = append(fig[name], v) }
 	bigOn := func(mnt string) string { return filepath.Join(mnt, "results/big.bin") }
+	localHot := func() float64 { // the local copy, from the page cache
+		timeRead(b, local, size) // make sure it is there
+		return mbps(size, timeRead(b, local, size))
+	}
 	i := 0
 	for b.Loop() {
 		i++
@@ -104,102 +107,103 @@ func BenchmarkBrowse(b *testing.B) {
 		os.Mkdir(mnt, 0o755)
 
 		// Cold: a sequential read through a fresh mount (empty cache,
-		// nothing in the page cache, MinIO reading its disk), which fills
-		// the cache; then the same read again on the same mount, where
-		// the kernel kept the pages.
+		// nothing in the page cache, MinIO reading its disk), which
+		// builds the file's image; then syncfs get and an rclone mount
+		// read, each after the same drop.
+		settle()
 		dropCaches()
 		roMount(b, env, url, cache, mnt)
-		cold = append(cold, mbps(size, timeRead(b, bigOn(mnt), size)))
-		settle() // the cold read's cache writes, flushed before timing more
-		reread = append(reread, mbps(size, timeRead(b, bigOn(mnt), size)))
+		cold := mbps(size, timeRead(b, bigOn(mnt), size))
+		settle() // the image's writes reach the disk before timing more
+		// Re-read on the same mount (passthrough from the image).
+		reread := mbps(size, timeRead(b, bigOn(mnt), size))
 		b.Logf("iteration %d, after the re-read: %s", i, roStats(b, cache, mnt))
 		roUnmount(b, env, mnt)
+		lh := localHot()
+		add("cold-mount-MB/s", cold)
+		add("reread-mount-MB/s", reread)
+		add("reread/local-hot", reread/lh)
 
-		// Warm: a remount reads from the disk cache the cold read filled,
-		// its entries still in the page cache: random reads first, then
-		// a sequential read.
-		roMount(b, env, url, cache, mnt)
-		rndWarm = append(rndWarm, randomReads(b, bigOn(mnt), size, 5000))
-		settle()
-		warmHot = append(warmHot, mbps(size, timeRead(b, bigOn(mnt), size)))
-		roUnmount(b, env, mnt)
-
-		// The same without passthrough: every byte through the daemon,
-		// from the frame entries of the disk cache.
-		roMount(b, env, url, cache, mnt, "--passthrough=false")
-		rndDaemon = append(rndDaemon, randomReads(b, bigOn(mnt), size, 5000))
-		settle()
-		warmDaemon = append(warmDaemon, mbps(size, timeRead(b, bigOn(mnt), size)))
-		roUnmount(b, env, mnt)
-
-		// The local copy: from disk, then from the page cache.
-		if canDrop {
-			dropCaches()
-			localDisk = append(localDisk, mbps(size, timeRead(b, local, size)))
-		}
-		settle()
-		localHot = append(localHot, mbps(size, timeRead(b, local, size)))
-		rndLocal = append(rndLocal, randomReads(b, local, size, 20000))
-
-		// Warm from disk: the page cache dropped, a remount reads the
-		// cache entries from disk.
-		if canDrop {
-			dropCaches()
-			roMount(b, env, url, cache, mnt)
-			warmDisk = append(warmDisk, mbps(size, timeRead(b, bigOn(mnt), size)))
-			roUnmount(b, env, mnt)
-		}
-
-		// 4 KiB random reads through a fresh mount, cold cache.
-		dropCaches()
-		roMount(b, env, url, filepath.Join(dir, fmt.Sprintf("rcache%d", i)), mnt)
-		rndCold = append(rndCold, randomReads(b, bigOn(mnt), size, 300))
-		roUnmount(b, env, mnt)
-
-		// syncfs get of the same file into a fresh directory.
 		got := filepath.Join(dir, fmt.Sprintf("got%d", i))
 		dropCaches()
 		start := time.Now()
 		must(b, env, "get", url+"/results/big.bin", got)
-		get = append(get, mbps(size, time.Since(start)))
+		get := mbps(size, time.Since(start))
 		os.RemoveAll(got)
-
+		add("get-MB/s", get)
+		add("cold/get", cold/get)
 		if rcl != nil {
 			rmnt := filepath.Join(dir, fmt.Sprintf("rclone%d", i))
 			os.Mkdir(rmnt, 0o755)
 			dropCaches()
 			stop := rcl.mount(b, bucket, rmnt)
-			rclone = append(rclone, mbps(size, timeRead(b, filepath.Join(rmnt, "plain/big.bin"), size)))
+			r := mbps(size, timeRead(b, filepath.Join(rmnt, "plain/big.bin"), size))
 			stop()
+			add("rclone-mount-MB/s", r)
+			add("cold/rclone", cold/r)
 		}
-		os.RemoveAll(cache)
-		os.RemoveAll(filepath.Join(dir, fmt.Sprintf("rcache%d", i)))
+
+		// Warm: a remount reads from the disk cache the cold read
+		// filled: with passthrough (the image), and without (every byte
+		// through the daemon, from the frame entries: the cold read made
+		// none, so a second cold read without passthrough fills them).
+		settle()
+		roMount(b, env, url, cache, mnt)
+		add("rand4k-warm-reads/s", randomReads(b, bigOn(mnt), size, 20000))
+		wh := mbps(size, timeRead(b, bigOn(mnt), size))
+		roUnmount(b, env, mnt)
+		lh = localHot()
+		add("warm-hot-MB/s", wh)
+		add("local-hot-MB/s", lh)
+		add("warm-hot/local-hot", wh/lh)
+
+		entries := filepath.Join(dir, fmt.Sprintf("entries%d", i))
+		roMount(b, env, url, entries, mnt, "--passthrough=false")
+		timeRead(b, bigOn(mnt), size) // fills the frame entries
+		roUnmount(b, env, mnt)
+		settle()
+		roMount(b, env, url, entries, mnt, "--passthrough=false")
+		add("rand4k-warm-daemon-reads/s", randomReads(b, bigOn(mnt), size, 5000))
+		wd := mbps(size, timeRead(b, bigOn(mnt), size))
+		roUnmount(b, env, mnt)
+		lh = localHot()
+		add("warm-daemon-MB/s", wd)
+		add("warm-daemon/local-hot", wd/lh)
+		add("rand4k-local-reads/s", randomReads(b, local, size, 20000))
+
+		// Warm from disk: the page cache dropped before each read.
+		if canDrop {
+			dropCaches()
+			roMount(b, env, url, cache, mnt)
+			wdisk := mbps(size, timeRead(b, bigOn(mnt), size))
+			roUnmount(b, env, mnt)
+			dropCaches()
+			ldisk := mbps(size, timeRead(b, local, size))
+			add("warm-disk-MB/s", wdisk)
+			add("local-disk-MB/s", ldisk)
+			add("warm-disk/local-disk", wdisk/ldisk)
+		}
+
+		// 4 KiB random reads through a fresh mount, cold cache.
+		dropCaches()
+		roMount(b, env, url, filepath.Join(dir, fmt.Sprintf("rcache%d", i)), mnt)
+		add("rand4k-cold-reads/s", randomReads(b, bigOn(mnt), size, 300))
+		roUnmount(b, env, mnt)
+
+		for _, d := range []string{cache, entries, filepath.Join(dir, fmt.Sprintf("rcache%d", i))} {
+			os.RemoveAll(d)
+		}
 	}
-	report := func(name string, v []float64) float64 {
-		m := median(v)
+	names := make([]string, 0, len(fig))
+	for name := range fig {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		m := median(fig[name])
 		b.ReportMetric(m, name)
-		b.Logf("%-22s %s (median %.1f)", name, fmtAll(v), m)
-		return m
+		b.Logf("%-28s %s (median %.3g)", name, fmtAll(fig[name]), m)
 	}
-	c, g := report("cold-mount-MB/s", cold), report("get-MB/s", get)
-	rr, wh, lh := report("reread-mount-MB/s", reread), report("warm-hot-MB/s", warmHot), report("local-hot-MB/s", localHot)
-	b.ReportMetric(c/g, "cold/get")
-	b.ReportMetric(rr/lh, "reread/local")
-	b.ReportMetric(wh/lh, "warm-hot/local-hot")
-	wdm := report("warm-daemon-MB/s", warmDaemon)
-	b.ReportMetric(wdm/lh, "warm-daemon/local-hot")
-	if canDrop {
-		wd, ld := report("warm-disk-MB/s", warmDisk), report("local-disk-MB/s", localDisk)
-		b.ReportMetric(wd/ld, "warm-disk/local-disk")
-	}
-	if rcl != nil {
-		r := report("rclone-mount-MB/s", rclone)
-		b.ReportMetric(c/r, "cold/rclone")
-	}
-	report("rand4k-cold-reads/s", rndCold)
-	report("rand4k-warm-reads/s", rndWarm)
-	report("rand4k-warm-daemon-reads/s", rndDaemon)
-	report("rand4k-local-reads/s", rndLocal)
 	b.ReportMetric(0, "ns/op") // the loop's time mixes everything
 }
 
@@ -396,7 +400,7 @@ func median(v []float64) float64 {
 func fmtAll(v []float64) string {
 	var parts []string
 	for _, x := range v {
-		parts = append(parts, fmt.Sprintf("%.1f", x))
+		parts = append(parts, fmt.Sprintf("%.3g", x))
 	}
 	return strings.Join(parts, " ")
 }
