@@ -199,10 +199,12 @@ func BenchmarkBrowse(b *testing.B) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	// The whole table, on stdout (go test cuts long benchmark logs).
+	fmt.Printf("BenchmarkBrowse figures (%s file, %d iterations; median, then each iteration):\n", humanSize(size), i)
 	for _, name := range names {
 		m := median(fig[name])
 		b.ReportMetric(m, name)
-		b.Logf("%-28s %s (median %.3g)", name, fmtAll(fig[name]), m)
+		fmt.Printf("  %-28s %10.3g   %s\n", name, m, fmtAll(fig[name]))
 	}
 	b.ReportMetric(0, "ns/op") // the loop's time mixes everything
 }
