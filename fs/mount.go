@@ -52,6 +52,10 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 			DirectMount:       os.Geteuid() == 0,
 			ExtraCapabilities: caps,
 			Debug:             mo.Debug,
+			// READs of 1 MiB and their header do not fit a pipe of the
+			// default maximum size: go-fuse would try a splice, fail,
+			// log it, and copy. Copy at once.
+			DisableSplice: true,
 		},
 	}
 	fsys.writeback.Store(!mo.NoWriteback)

@@ -25,17 +25,36 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	var st Status
-	if err := c.Do(ctx, http.MethodGet, "/status", nil, &st); err != nil {
+	var raw json.RawMessage
+	if err := c.Do(ctx, http.MethodGet, "/status", nil, &raw); err != nil {
 		return deadDaemon(pos[0], c, err)
 	}
 	if *asJSON {
+		// As the daemon said it: a read-only mount has fields of its own.
+		var v any
+		json.Unmarshal(raw, &v)
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return enc.Encode(v)
+	}
+	var st Status
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return err
+	}
+	var ro struct {
+		ReadOnly bool   `json:"read_only"`
+		Refresh  string `json:"refresh"`
+	}
+	json.Unmarshal(raw, &ro)
+	if ro.ReadOnly {
+		fmt.Fprintf(stdout, "%s: read-only view of %s (pid %d, refresh %s)\n", st.Mountpoint, st.Remote, st.PID, ro.Refresh)
+		return nil
 	}
 	fmt.Fprintf(stdout, "%s: pid %d, remote %s\n", st.Mountpoint, st.PID, st.Remote)
-	fmt.Fprintf(stdout, "  %s dirty in %d files\n", humanBytes(st.DirtyBytes), len(st.Files))
+	fmt.Fprintf(stdout, "  %s pending in %d files; shipped %s (%s sent)\n", humanBytes(st.PendingBytes), len(st.Files), humanBytes(st.UploadedBytes), humanBytes(st.SentBytes))
+	if st.RemoteError != "" {
+		fmt.Fprintf(stdout, "  remote error: %s\n", st.RemoteError)
+	}
 	for _, f := range st.Files {
 		var n int64
 		for _, p := range f.Dirty {
@@ -44,7 +63,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		for _, p := range f.InFlight {
 			n += p[1]
 		}
-		fmt.Fprintf(stdout, "  %10s  %s\n", humanBytes(n), f.Path)
+		fmt.Fprintf(stdout, "  %10s  %-9s %s\n", humanBytes(n), f.State, f.Path)
 	}
 	return nil
 }
