@@ -6,7 +6,7 @@ PKGS     := ./...
 # CI's limit is about 30 minutes; make test must stay well under it.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build demo test vet fmt-check bench bench-remote clean
+.PHONY: all build demo test vet fmt-check bench bench-remote bench-browse clean
 
 all: build
 
@@ -36,6 +36,11 @@ bench: build
 
 bench-remote:
 	$(GO) test -run '^$$' -bench 'Put$$|Get$$|PutVsRclone' -benchtime 5x -count 3 ./remote/s3/
+
+# Reading remote trees: the read-only mount against syncfs get, rclone
+# mount and a local copy (root, MinIO, rclone).
+bench-browse:
+	$(GO) test -run '^$$' -bench Browse -benchtime 5x -timeout 60m ./tests/browse/
 
 clean:
 	rm -rf $(BIN)
