@@ -56,7 +56,7 @@ func (fs *FS) adoptAt(dirfd int, pid journal.ID, name, rel string) (journal.ID, 
 		return id, err
 	}
 	defer unix.Close(sub)
-	names, err := readNames(sub)
+	names, err := beneath.ReadNames(sub)
 	if err != nil {
 		return id, err
 	}
@@ -66,20 +66,4 @@ func (fs *FS) adoptAt(dirfd int, pid journal.ID, name, rel string) (journal.ID, 
 		}
 	}
 	return id, nil
-}
-
-// readNames lists a directory fd, without "." and "..".
-func readNames(fd int) ([]string, error) {
-	var names []string
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			return names, nil
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-	}
 }

@@ -207,7 +207,7 @@ func (r *Reconciler) list(rel string) (map[string]localEntry, error) {
 		return nil, err
 	}
 	defer unix.Close(fd)
-	names, err := readNames(fd)
+	names, err := beneath.ReadNames(fd)
 	if err != nil {
 		return nil, err
 	}
@@ -270,22 +270,6 @@ func (r *Reconciler) remove(parent journal.ID, rel, name string, id journal.ID) 
 		return
 	}
 	r.Removed.Add(1)
-}
-
-// readNames lists a directory fd, without "." and "..".
-func readNames(fd int) ([]string, error) {
-	var names []string
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := unix.Getdents(fd, buf)
-		if err != nil {
-			return nil, err
-		}
-		if n <= 0 {
-			return names, nil
-		}
-		_, _, names = unix.ParseDirent(buf[:n], -1, names)
-	}
 }
 
 // StatAt stats entry name of directory dir of the backing dir.

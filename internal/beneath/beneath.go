@@ -123,3 +123,19 @@ func Split(rel string) (dir, name string) {
 	}
 	return rel[:i], rel[i+1:]
 }
+
+// ReadNames lists the directory open as fd, without "." and "..".
+func ReadNames(fd int) ([]string, error) {
+	var names []string
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err != nil {
+			return nil, err
+		}
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}

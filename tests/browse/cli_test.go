@@ -42,21 +42,21 @@ func TestCLI(t *testing.T) {
 			w.Symlink("dir/to-short", "../short.txt")
 			w.SetAttr("short.txt", func(m *format.Manifest) { m.Mode = 0o4755 })
 
-			ls := must(t, env, "ls", url).stdout
+			ls := must(t, env, "ls", url).Stdout
 			if !strings.Contains(ls, "-rwsr-xr-x") || !strings.Contains(ls, " 13 ") || !strings.HasSuffix(strings.Split(ls, "\n")[0], " dir") {
 				t.Errorf("ls:\n%s", ls)
 			}
-			if ls := must(t, env, "ls", url+"/dir/to-short").stdout; !strings.HasSuffix(ls, " to-short -> ../short.txt\n") {
+			if ls := must(t, env, "ls", url+"/dir/to-short").Stdout; !strings.HasSuffix(ls, " to-short -> ../short.txt\n") {
 				t.Errorf("ls of a symlink: %q", ls)
 			}
 			for _, p := range files {
-				if got := must(t, env, "cat", url+"/"+p).stdout; got != string(w.Content(p)) {
+				if got := must(t, env, "cat", url+"/"+p).Stdout; got != string(w.Content(p)) {
 					t.Errorf("cat %s: %d bytes, want %d", p, len(got), len(w.Content(p)))
 				}
 			}
 			dir := t.TempDir()
 			out := must(t, env, "get", url+"/dir", dir)
-			if !strings.Contains(out.stdout, "got 1 files, 1 symlinks") {
+			if !strings.Contains(out.Stdout, "got 1 files, 1 symlinks") {
 				t.Errorf("get: %v", out)
 			}
 			if b, _ := os.ReadFile(filepath.Join(dir, "sub/frames")); string(b) != string(w.Content("dir/sub/frames")) {
@@ -67,7 +67,7 @@ func TestCLI(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			b[2*format.BlockSize] ^= 1
 			os.WriteFile(p, b, 0o644)
-			if out := must(t, env, "get", url+"/dir", dir); !strings.Contains(out.stdout, "64.0 KiB fetched") {
+			if out := must(t, env, "get", url+"/dir", dir); !strings.Contains(out.Stdout, "64.0 KiB fetched") {
 				t.Errorf("repairing get: %v", out)
 			}
 			if b, _ := os.ReadFile(p); string(b) != string(w.Content("dir/sub/frames")) {
@@ -89,7 +89,7 @@ func TestCLI(t *testing.T) {
 				{[]string{"get", url}, exitcode.Usage, "want 2 arguments"},
 			} {
 				r := syncfs(t, env, c.args...)
-				if r.code != c.code || !strings.Contains(r.stderr, c.msg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+				if r.Code != c.code || !strings.Contains(r.Stderr, c.msg) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 					t.Errorf("syncfs %s: %v; want exit %d and one line with %q", strings.Join(c.args, " "), r, c.code, c.msg)
 				}
 			}
@@ -99,15 +99,15 @@ func TestCLI(t *testing.T) {
 
 func TestCLIRemoteErrors(t *testing.T) {
 	d := t.TempDir()
-	if r := syncfs(t, nil, "ls", "file://"+d); r.code != exitcode.Error || !strings.Contains(r.stderr, "no syncfs tree") {
+	if r := syncfs(t, nil, "ls", "file://"+d); r.Code != exitcode.Error || !strings.Contains(r.Stderr, "no syncfs tree") {
 		t.Errorf("ls of a directory without a tree: %v", r)
 	}
 	srv := miniotest.Start(t)
-	if r := syncfs(t, srv.Env(), "ls", "s3://no-such-bucket-x/p"); r.code != exitcode.Remote || !strings.Contains(r.stderr, "does not exist") {
+	if r := syncfs(t, srv.Env(), "ls", "s3://no-such-bucket-x/p"); r.Code != exitcode.Remote || !strings.Contains(r.Stderr, "does not exist") {
 		t.Errorf("ls of a missing bucket: %v", r)
 	}
 	env := append(srv.Env(), "AWS_ENDPOINT_URL=http://127.0.0.1:1")
-	if r := syncfs(t, env, "ls", "s3://bucket/p"); r.code != exitcode.Remote || !strings.Contains(r.stderr, "unreachable") {
+	if r := syncfs(t, env, "ls", "s3://bucket/p"); r.Code != exitcode.Remote || !strings.Contains(r.Stderr, "unreachable") {
 		t.Errorf("ls of an unreachable endpoint: %v", r)
 	}
 }
@@ -122,15 +122,15 @@ func TestCLIHostile(t *testing.T) {
 	w.PutDentry(format.RootID, "%2E.", format.Dentry{Kind: format.KindDir, ID: w.ID("good"), Name: ".."})
 	w.PutDentry(format.RootID, "ghost", format.Dentry{Kind: format.KindFile, ID: w.NewID(), Name: "ghost"})
 	r := syncfs(t, env, "ls", url)
-	if r.code != 0 || strings.Count(r.stdout, "\n") != 2 || !strings.Contains(r.stderr, "ghost: skipped") || !strings.Contains(r.stderr, "n/0000000000000001/%2E.") {
+	if r.Code != 0 || strings.Count(r.Stdout, "\n") != 2 || !strings.Contains(r.Stderr, "ghost: skipped") || !strings.Contains(r.Stderr, "n/0000000000000001/%2E.") {
 		t.Errorf("ls: %v", r)
 	}
-	if r := syncfs(t, env, "cat", url+"/bad"); r.code != exitcode.Error || !strings.Contains(r.stderr, "CRC check failed") {
+	if r := syncfs(t, env, "cat", url+"/bad"); r.Code != exitcode.Error || !strings.Contains(r.Stderr, "CRC check failed") {
 		t.Errorf("cat bad: %v", r)
 	}
 	dir := t.TempDir()
 	r = syncfs(t, env, "get", url, dir)
-	if r.code != exitcode.Error || !strings.Contains(r.stderr, "2 entries could not be copied") {
+	if r.Code != exitcode.Error || !strings.Contains(r.Stderr, "2 entries could not be copied") {
 		t.Errorf("get: %v", r)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "good")); string(b) != "good" {
@@ -163,17 +163,17 @@ func TestMountReadOnlyErrors(t *testing.T) {
 		{[]string{"mount", "--read-only", "--remote", url + "/nope", "--cache-dir", cache, mnt}, exitcode.Error, "no such file"},
 	} {
 		r := syncfs(t, nil, c.args...)
-		if r.code != c.code || !strings.Contains(r.stderr, c.msg) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		if r.Code != c.code || !strings.Contains(r.Stderr, c.msg) || strings.Count(strings.TrimSpace(r.Stderr), "\n") != 0 {
 			t.Errorf("syncfs %s: %v; want exit %d and one line with %q", strings.Join(c.args, " "), r, c.code, c.msg)
 		}
 	}
 	unmountAtEnd(t, nil, mnt)
 	must(t, nil, "mount", "--read-only", "--remote", url, "--cache-dir", cache, mnt)
-	if r := syncfs(t, nil, "mount", "--read-only", "--remote", url, "--cache-dir", cache, mnt); r.code != exitcode.Mountpoint {
+	if r := syncfs(t, nil, "mount", "--read-only", "--remote", url, "--cache-dir", cache, mnt); r.Code != exitcode.Mountpoint {
 		t.Errorf("second mount on the same mountpoint: %v", r)
 	}
 	must(t, nil, "unmount", mnt)
-	if r := must(t, nil, "unmount", mnt); !strings.Contains(r.stdout, "not mounted") {
+	if r := must(t, nil, "unmount", mnt); !strings.Contains(r.Stdout, "not mounted") {
 		t.Errorf("second unmount: %v", r)
 	}
 }

@@ -122,13 +122,13 @@ func TestWriteThenBrowse(t *testing.T) {
 			}
 
 			// ls, cat, get of the same remote.
-			ls := must(t, env, "ls", "-R", url).stdout
+			ls := must(t, env, "ls", "-R", url).Stdout
 			for _, p := range append(files, "latest -> results/job.odb") {
 				if !strings.Contains(ls, " "+p+"\n") {
 					t.Errorf("ls -R lacks %s:\n%s", p, ls)
 				}
 			}
-			cat := must(t, env, "cat", "--offset", "1000", "--length", "50000", url+"/results/job.odb").stdout
+			cat := must(t, env, "cat", "--offset", "1000", "--length", "50000", url+"/results/job.odb").Stdout
 			want, _ := os.ReadFile(filepath.Join(backing, "results/job.odb"))
 			if !bytes.Equal([]byte(cat), want[1000:51000]) {
 				t.Errorf("cat of a range differs")
@@ -159,7 +159,7 @@ func TestWriteThenBrowse(t *testing.T) {
 			}
 
 			// status finds the read-only daemon through the mount's source.
-			st := must(t, env, "status", "--json", rmnt).stdout
+			st := must(t, env, "status", "--json", rmnt).Stdout
 			if !strings.Contains(st, `"state": "`+cacheDir+"/run/") {
 				t.Errorf("status: %s", st)
 			}

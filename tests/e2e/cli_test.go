@@ -52,7 +52,7 @@ func TestMountRefusesBadInput(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			r := syncfs(t, nil, tc.args...)
-			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
+			if r.Code != tc.code || !strings.Contains(r.Stderr, tc.want) {
 				t.Fatalf("want exit %d and %q, got %v", tc.code, tc.want, r)
 			}
 			oneLine(t, r)
@@ -81,12 +81,12 @@ func TestMountReadOnlyDirs(t *testing.T) {
 		os.MkdirAll(d, 0o755)
 	}
 	r := syncfs(t, nil, "mount", "--backing", backing, "--state", filepath.Join(ro, "state"), "--remote", "file://"+remote, mnt)
-	if r.code != exitcode.LocalDir || !strings.Contains(r.stderr, "read-only file system") {
+	if r.Code != exitcode.LocalDir || !strings.Contains(r.Stderr, "read-only file system") {
 		t.Fatalf("state dir on a read-only fs: %v", r)
 	}
 	oneLine(t, r)
 	r = syncfs(t, nil, "mount", "--backing", ro, "--remote", "file://"+remote, "--state", filepath.Join(dir, "s"), mnt)
-	if r.code != exitcode.LocalDir || !strings.Contains(r.stderr, "not writable") {
+	if r.Code != exitcode.LocalDir || !strings.Contains(r.Stderr, "not writable") {
 		t.Fatalf("read-only backing dir: %v", r)
 	}
 	oneLine(t, r)
@@ -103,17 +103,17 @@ func TestOneWriter(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "b"), 0o755)
 
 	r := syncfs(t, nil, "mount", "--backing", filepath.Join(dir, "b"), "--state", m.state, "--remote", m.remote, other)
-	if r.code != exitcode.Busy || !strings.Contains(r.stderr, "held by syncfs pid") {
+	if r.Code != exitcode.Busy || !strings.Contains(r.Stderr, "held by syncfs pid") {
 		t.Errorf("same state dir: %v", r)
 	}
 	oneLine(t, r)
 	r = syncfs(t, nil, "mount", "--backing", filepath.Join(dir, "b"), "--state", filepath.Join(dir, "s2"), "--remote", m.remote, other)
-	if r.code != exitcode.Busy || !strings.Contains(r.stderr, "is in use by syncfs pid") || !strings.Contains(r.stderr, m.mnt) {
+	if r.Code != exitcode.Busy || !strings.Contains(r.Stderr, "is in use by syncfs pid") || !strings.Contains(r.Stderr, m.mnt) {
 		t.Errorf("same remote prefix: %v", r)
 	}
 	oneLine(t, r)
 	r = syncfs(t, nil, "mount", "--backing", filepath.Join(dir, "b"), "--state", filepath.Join(dir, "s3"), "--remote", "file://"+t.TempDir(), m.mnt)
-	if r.code != exitcode.Mountpoint || !strings.Contains(r.stderr, "already a syncfs mount") {
+	if r.Code != exitcode.Mountpoint || !strings.Contains(r.Stderr, "already a syncfs mount") {
 		t.Errorf("mounting over a syncfs mount: %v", r)
 	}
 	oneLine(t, r)
@@ -124,7 +124,7 @@ func TestUnmountIsIdempotent(t *testing.T) {
 	os.WriteFile(m.path("f"), []byte("x"), 0o644)
 	m.unmount()
 	r := syncfs(t, nil, "unmount", m.mnt)
-	if r.code != 0 || !strings.Contains(r.stdout, "not mounted") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "not mounted") {
 		t.Fatalf("second unmount: %v", r)
 	}
 	// The daemon is gone and left nothing behind.
@@ -143,16 +143,16 @@ func TestStatusJSON(t *testing.T) {
 	f.WriteAt([]byte("hdr"), 5000)
 	f.Close()
 	r := syncfs(t, nil, "status", "--json", m.mnt)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatal(r)
 	}
 	for _, want := range []string{`"pid":`, `"dirty_bytes": 10000`, `"path": "a"`, `"dirty": [`, `"pending_bytes": 10000`, `"uploaded_bytes": 0`, `"sent_bytes":`} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("status lacks %s:\n%s", want, r.stdout)
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("status lacks %s:\n%s", want, r.Stdout)
 		}
 	}
 	r = syncfs(t, nil, "flush", "--wait", m.mnt)
-	if r.code != exitcode.Error || !strings.Contains(r.stderr, "does not upload") {
+	if r.Code != exitcode.Error || !strings.Contains(r.Stderr, "does not upload") {
 		t.Errorf("flush of a mount that does not upload: %v", r)
 	}
 }

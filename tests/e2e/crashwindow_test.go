@@ -33,7 +33,7 @@ func TestCrashWindows(t *testing.T) {
 			m.args, m.env = nil, []string{"SYNCFS_FAILPOINT=" + point}
 			m.start()
 			r := syncfs(t, nil, "flush", "--wait", "--timeout", "1m", m.mnt)
-			if r.code == 0 {
+			if r.Code == 0 {
 				t.Fatalf("flush succeeded though the daemon was to die at %s", point)
 			}
 			waitGone(t, m.pid())
@@ -135,21 +135,21 @@ func TestVerifyFindsCorruption(t *testing.T) {
 	os.WriteFile(p, b, 0o644)
 
 	r := syncfs(t, nil, "verify", "--remote", m.remote, m.mnt)
-	if r.code != 1 {
+	if r.Code != 1 {
 		t.Fatalf("verify of a damaged remote: %v", r)
 	}
 	for _, name := range []string{"flip", "cut", "manifest"} {
-		if !strings.Contains(r.stdout, name+":") {
-			t.Errorf("verify did not report %s:\n%s", name, r.stdout)
+		if !strings.Contains(r.Stdout, name+":") {
+			t.Errorf("verify did not report %s:\n%s", name, r.Stdout)
 		}
 	}
-	if strings.Contains(r.stderr, "panic") {
-		t.Fatal(r.stderr)
+	if strings.Contains(r.Stderr, "panic") {
+		t.Fatal(r.Stderr)
 	}
 	// The quick check trusts the data objects: it still catches the
 	// damaged manifest.
 	r = syncfs(t, nil, "verify", "--quick", "--remote", m.remote, m.mnt)
-	if r.code != 1 || !strings.Contains(r.stdout, "manifest:") {
+	if r.Code != 1 || !strings.Contains(r.Stdout, "manifest:") {
 		t.Fatalf("verify --quick: %v", r)
 	}
 }

@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -14,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/syncfs/syncfs/internal/mountinfo"
-	"github.com/syncfs/syncfs/internal/testenv"
+	"github.com/syncfs/syncfs/tests/cli"
 )
 
 // The end-to-end tests build the syncfs binary once and drive it as a
@@ -35,60 +32,25 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	syncfsBin, solverBin = filepath.Join(dir, "syncfs"), filepath.Join(dir, "fakesolver")
-	for pkg, out := range map[string]string{"../../cmd/syncfs": syncfsBin, "../../cmd/fakesolver": solverBin} {
-		if b, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", pkg, err, b)
-			os.Exit(1)
-		}
+	bins, err := cli.Build(dir, "cmd/syncfs", "cmd/fakesolver")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
+	syncfsBin, solverBin = bins[0], bins[1]
 	code := runTests(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-func needFUSE(t testing.TB) {
-	t.Helper()
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err == nil {
-		f.Close()
-	}
-	ok := err == nil
-	why := fmt.Sprint(err)
-	if ok && os.Geteuid() != 0 {
-		if _, err := exec.LookPath("fusermount3"); err != nil {
-			ok, why = false, "not root and no fusermount3 (apt-get install fuse3)"
-		}
-	}
-	testenv.Need(t, ok, "FUSE", why)
-}
+func needFUSE(t testing.TB) { cli.NeedFUSE(t) }
 
-// result is what a run of the binary did.
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (r result) String() string {
-	return fmt.Sprintf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
-}
+type result = cli.Result
 
 // syncfs runs the binary with args and extra environment.
 func syncfs(t testing.TB, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(syncfsBin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String()}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running syncfs %v: %v", args, err)
-	}
-	return r
+	return cli.Run(t, syncfsBin, env, args...)
 }
 
 // mount is a writable mount made by the binary.
@@ -125,14 +87,14 @@ func (m *mount) start() {
 	m.t.Helper()
 	args := append([]string{"mount", "--backing", m.backing, "--state", m.state, "--remote", m.remote}, m.args...)
 	r := syncfs(m.t, m.env, append(args, m.mnt)...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		m.t.Fatalf("mount: %v", r)
 	}
 }
 
 func (m *mount) unmount() {
 	m.t.Helper()
-	if r := syncfs(m.t, m.env, "unmount", m.mnt); r.code != 0 {
+	if r := syncfs(m.t, m.env, "unmount", m.mnt); r.Code != 0 {
 		m.t.Fatalf("unmount: %v", r)
 	}
 }
@@ -143,7 +105,7 @@ func (m *mount) cleanup() {
 	if _, ok, _ := mountinfo.Find(m.mnt); !ok {
 		return
 	}
-	if r := syncfs(m.t, m.env, "unmount", m.mnt); r.code == 0 {
+	if r := syncfs(m.t, m.env, "unmount", m.mnt); r.Code == 0 {
 		return
 	}
 	if pid := m.pid(); pid > 0 {
@@ -166,7 +128,7 @@ func (m *mount) path(p string) string { return filepath.Join(m.mnt, p) }
 
 func (m *mount) flush() {
 	m.t.Helper()
-	if r := syncfs(m.t, m.env, "flush", "--wait", "--timeout", "2m", m.mnt); r.code != 0 {
+	if r := syncfs(m.t, m.env, "flush", "--wait", "--timeout", "2m", m.mnt); r.Code != 0 {
 		m.t.Fatalf("flush: %v\nlog:\n%s", r, m.log())
 	}
 }
@@ -180,8 +142,8 @@ func (m *mount) remoteDir() string { return strings.TrimPrefix(m.remote, "file:/
 
 func oneLine(t testing.TB, r result) {
 	t.Helper()
-	if s := strings.TrimSpace(r.stderr); s == "" || strings.Contains(s, "\n") {
-		t.Errorf("want one line on stderr, got %q", r.stderr)
+	if s := strings.TrimSpace(r.Stderr); s == "" || strings.Contains(s, "\n") {
+		t.Errorf("want one line on stderr, got %q", r.Stderr)
 	}
 }
 

@@ -31,7 +31,7 @@ func TestRemoteOutage(t *testing.T) {
 	})
 	writeAt(t, m.path("during"), 0, randBytes(3<<20))
 	r := syncfs(t, env, "flush", "--wait", "--timeout", "3s", m.mnt)
-	if r.code != exitcode.Timeout || !strings.Contains(r.stderr, "pending") {
+	if r.Code != exitcode.Timeout || !strings.Contains(r.Stderr, "pending") {
 		t.Fatalf("flush during an outage: %v", r)
 	}
 	st := status(t, m)
@@ -61,7 +61,7 @@ func TestRemoteRejectsWrites(t *testing.T) {
 	})
 	writeAt(t, m.path("f"), 0, randBytes(1<<20))
 	r := syncfs(t, env, "flush", "--wait", "--timeout", "2m", m.mnt)
-	if r.code != exitcode.Error || !strings.Contains(r.stderr, "rejects writes") {
+	if r.Code != exitcode.Error || !strings.Contains(r.Stderr, "rejects writes") {
 		t.Fatalf("flush against a remote that refuses writes: %v", r)
 	}
 	oneLine(t, r)

@@ -122,7 +122,7 @@ func TestCrashHarness(t *testing.T) {
 		m.start()   // recovery
 		m.flush()
 		r := syncfs(t, nil, "verify", "--remote", m.remote, m.backing)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("round %d: after a crash and recovery: %v\nlog:\n%s", round, r, m.log())
 		}
 	}

@@ -27,11 +27,11 @@ func remoteKinds(t *testing.T, fn func(t *testing.T, remoteURL string, env []str
 func status(t *testing.T, m *mount) map[string]any {
 	t.Helper()
 	r := syncfs(t, m.env, "status", "--json", m.mnt)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatal(r)
 	}
 	var st map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
 		t.Fatal(err)
 	}
 	return st
@@ -40,7 +40,7 @@ func status(t *testing.T, m *mount) map[string]any {
 func verifyOK(t *testing.T, m *mount, dir string, args ...string) {
 	t.Helper()
 	r := syncfs(t, m.env, append(append([]string{"verify", "--remote", m.remote}, args...), dir)...)
-	if r.code != 0 || !strings.Contains(r.stdout, "byte for byte") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "byte for byte") {
 		t.Fatalf("verify: %v\ndaemon log:\n%s", r, m.log())
 	}
 }
@@ -102,7 +102,7 @@ func TestUploadEndToEnd(t *testing.T) {
 		// What verify compares is the mount's view; the backing dir says
 		// the same, and the excluded file is not in the remote.
 		r := syncfs(t, env, "verify", "--remote", m.remote, m.backing)
-		if r.code != 1 || !strings.Contains(r.stdout, "missing  scratch.tmp") {
+		if r.Code != 1 || !strings.Contains(r.Stdout, "missing  scratch.tmp") {
 			t.Fatalf("verify of the backing dir should miss only the excluded file: %v", r)
 		}
 	})

@@ -28,17 +28,17 @@ func TestRecoverCommand(t *testing.T) {
 	m.unmount()
 
 	r := syncfs(t, nil, "recover", "--state", m.state, "--backing", m.backing, "--remote", m.remote, "--timeout", "2m")
-	if r.code != 0 || !strings.Contains(r.stdout, "recovered") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "recovered") {
 		t.Fatalf("recover: %v", r)
 	}
 	r = syncfs(t, nil, "verify", "--remote", m.remote, m.backing)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("verify after recover: %v", r)
 	}
 	// A live daemon keeps its journal: recover refuses it.
 	m.start()
 	r = syncfs(t, nil, "recover", "--state", m.state, "--backing", m.backing, "--remote", m.remote)
-	if r.code != exitcode.Busy || !strings.Contains(r.stderr, "daemon still runs") {
+	if r.Code != exitcode.Busy || !strings.Contains(r.Stderr, "daemon still runs") {
 		t.Fatalf("recover next to a live daemon: %v", r)
 	}
 }
@@ -55,23 +55,23 @@ func TestWatchMode(t *testing.T) {
 	writeAt(t, filepath.Join(data, "job.odb"), 0, randBytes(32<<20))
 	os.WriteFile(filepath.Join(data, "job.sta"), []byte("step 1\n"), 0o644)
 	r := syncfs(t, nil, "watch", "--remote", url, data)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("watch: %v", r)
 	}
 	t.Cleanup(func() { syncfs(t, nil, "unmount", data) })
 	flushDir := func() map[string]any {
 		t.Helper()
-		if r := syncfs(t, nil, "flush", "--wait", "--timeout", "2m", data); r.code != 0 {
+		if r := syncfs(t, nil, "flush", "--wait", "--timeout", "2m", data); r.Code != 0 {
 			t.Fatalf("flush of a watched dir: %v", r)
 		}
 		st := syncfs(t, nil, "status", "--json", data)
-		if st.code != 0 {
+		if st.Code != 0 {
 			t.Fatal(st)
 		}
-		return parseJSON(t, st.stdout)
+		return parseJSON(t, st.Stdout)
 	}
 	st := flushDir()
-	if r := syncfs(t, nil, "verify", "--remote", url, data); r.code != 0 {
+	if r := syncfs(t, nil, "verify", "--remote", url, data); r.Code != 0 {
 		t.Fatalf("verify: %v", r)
 	}
 	before := st["uploaded_bytes"].(float64)
@@ -85,7 +85,7 @@ func TestWatchMode(t *testing.T) {
 	f.WriteString("step 2\n")
 	f.Close()
 	st = flushDir()
-	if r := syncfs(t, nil, "verify", "--remote", url, data); r.code != 0 {
+	if r := syncfs(t, nil, "verify", "--remote", url, data); r.Code != 0 {
 		t.Fatalf("verify after the rewrite: %v", r)
 	}
 	shipped := st["uploaded_bytes"].(float64) - before
@@ -96,7 +96,7 @@ func TestWatchMode(t *testing.T) {
 		t.Fatalf("watch mode shipped %v bytes for %v modified (rounded to blocks)", shipped, blocks)
 	}
 	t.Logf("shipped %v bytes for %v bytes of touched blocks", shipped, blocks)
-	if r := syncfs(t, nil, "unmount", data); r.code != 0 || !strings.Contains(r.stdout, "stopped watching") {
+	if r := syncfs(t, nil, "unmount", data); r.Code != 0 || !strings.Contains(r.Stdout, "stopped watching") {
 		t.Fatalf("stopping the watch: %v", r)
 	}
 }
@@ -111,7 +111,7 @@ func TestWatchNamespace(t *testing.T) {
 	os.MkdirAll(data, 0o755)
 	os.MkdirAll(remote, 0o755)
 	url := "file://" + remote
-	if r := syncfs(t, nil, "watch", "--remote", url, "--max-age", "2s", data); r.code != 0 {
+	if r := syncfs(t, nil, "watch", "--remote", url, "--max-age", "2s", data); r.Code != 0 {
 		t.Fatalf("watch: %v", r)
 	}
 	t.Cleanup(func() { syncfs(t, nil, "unmount", data) })
@@ -132,10 +132,10 @@ func TestWatchNamespace(t *testing.T) {
 	if err := writeLong(filepath.Join(deep, "leaf"), []byte("deep leaf")); err != nil {
 		t.Fatal(err)
 	}
-	if r := syncfs(t, nil, "flush", "--wait", "--timeout", "1m", data); r.code != 0 {
+	if r := syncfs(t, nil, "flush", "--wait", "--timeout", "1m", data); r.Code != 0 {
 		t.Fatalf("flush: %v", r)
 	}
-	if r := syncfs(t, nil, "verify", "--remote", url, data); r.code != 0 {
+	if r := syncfs(t, nil, "verify", "--remote", url, data); r.Code != 0 {
 		t.Fatalf("verify: %v", r)
 	}
 	log, _ := os.ReadFile(filepath.Join(dir, ".results.syncfs", "syncfs.log"))
