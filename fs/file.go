@@ -148,7 +148,9 @@ func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, sysca
 	if err != nil {
 		return 0, f.n.fs.toErrno("write", "", err)
 	}
+	f.n.wmu.Lock()
 	n, err := unix.Pwrite(f.fdv, data, off)
+	f.n.wmu.Unlock()
 	f.recordWrite(id, off, n)
 	if err != nil {
 		return uint32(max(n, 0)), f.n.fs.toErrno("write", "", err)
@@ -161,7 +163,9 @@ func (f *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, sy
 	if err != nil {
 		return 0, f.n.fs.toErrno("write", "", err)
 	}
+	f.n.wmu.Lock()
 	n, err := unix.Pwritev(f.fdv, data, off)
+	f.n.wmu.Unlock()
 	f.recordWrite(id, off, n)
 	if err != nil {
 		return uint32(max(n, 0)), f.n.fs.toErrno("write", "", err)

@@ -86,6 +86,21 @@ func (j *Journal) ReleaseWrite(id ID) {
 	j.unmark[id] = true
 }
 
+// ReleaseAll ends every OpenForWrite still held. The mount calls it once
+// the kernel connection is gone: no write can arrive any more, so the
+// journal is complete for every file. (The kernel sends RELEASE after
+// close(2) has returned, and an unmount right then drops it: without this
+// the next start would take such a file for one a crash left open and
+// compare all of it.)
+func (j *Journal) ReleaseAll() {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for id := range j.openCount {
+		delete(j.openCount, id)
+		j.unmark[id] = true
+	}
+}
+
 // Truncate records that id was truncated from oldSize to size: bytes past
 // size are no longer dirty, and bytes a growing truncate added (zeros) are.
 func (j *Journal) Truncate(id ID, oldSize, size int64) error {

@@ -275,6 +275,35 @@ func TestOpenMarks(t *testing.T) {
 	}
 }
 
+// TestReleaseAll: at a clean unmount the marks of handles whose RELEASE
+// the kernel dropped are cleared, and the writes before them kept.
+func TestReleaseAll(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := j.Create(RootID, "f", KindFile, "")
+	g, _ := j.Create(RootID, "g", KindFile, "")
+	j.OpenForWrite(f)
+	j.OpenForWrite(f)
+	j.OpenForWrite(g)
+	j.RecordWrite(f, 0, 10)
+	j.ReleaseAll()
+	j.Close()
+
+	j = openTest(t, dir)
+	if m, _ := j.OpenMarks(); len(m) != 0 {
+		t.Fatalf("marks = %v after ReleaseAll", m)
+	}
+	st, _ := j.State()
+	for _, s := range st {
+		if s.ID == f && !reflect.DeepEqual(s.Dirty, set(0, 10)) {
+			t.Fatalf("dirty = %v, want the write before ReleaseAll", s.Dirty)
+		}
+	}
+}
+
 func TestSecondOpenNamesHolder(t *testing.T) {
 	dir := t.TempDir()
 	j, err := Open(dir, Options{Holder: "syncfs pid 4242 mount /scratch/job"})

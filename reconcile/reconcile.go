@@ -54,6 +54,12 @@ type Reconciler struct {
 	ex    *exclude.Matcher
 	log   *log.Logger
 
+	// Mounted says the backing directory is under a mount, whose own
+	// changes the journal records as they happen: a file whose ctime is
+	// not after the journal's last record of a change to it is as the
+	// mount left it and is not compared (see ownChange).
+	Mounted bool
+
 	// Counters, for status and tests.
 	Adopted, Removed, Compared, Changed atomic.Int64
 }
@@ -126,7 +132,7 @@ func (r *Reconciler) File(ctx context.Context, rel string) error {
 }
 
 func (r *Reconciler) file(ctx context.Context, id journal.ID, st *unix.Stat_t) error {
-	if r.files.Unchanged(id, st) {
+	if r.ownChange(id, st) || r.files.Unchanged(id, st) {
 		return nil
 	}
 	r.Compared.Add(1)
@@ -275,4 +281,21 @@ func (r *Reconciler) remove(parent journal.ID, rel, name string, id journal.ID) 
 // StatAt stats entry name of directory dir of the backing dir.
 func (r *Reconciler) StatAt(dir, name string, st *unix.Stat_t) error {
 	return r.dir.WithDir(dir, func(fd int) error { return unix.Fstatat(fd, name, st, unix.AT_SYMLINK_NOFOLLOW) })
+}
+
+// ownChange reports whether, under a mount, the file is as the mount last
+// left it: its ctime is not after the last change the journal recorded
+// for it. Someone else's write after that moves the ctime past it. (A
+// write by someone else between two of the mount's writes is taken for
+// the mount's; the next comparison of the file catches it.) Without this,
+// every inotify event on a directory would compare each file in it that
+// the mount changed since it was last shipped, reading it all to hash it.
+// At the start of a mount no change is recorded yet, so the first scan
+// compares everything that moved.
+func (r *Reconciler) ownChange(id journal.ID, st *unix.Stat_t) bool {
+	if !r.Mounted {
+		return false
+	}
+	_, last := r.j.Activity(id)
+	return !last.IsZero() && st.Ctim.Nano() <= last.UnixNano()
 }

@@ -7,12 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/syncfs/syncfs/journal"
-	"golang.org/x/sys/unix"
 )
 
 // Watcher reconciles, while running, what changes in the backing
@@ -35,6 +34,17 @@ type Watcher struct {
 	fullScan    bool
 	limited     bool // a watch could not be added: rescan periodically
 	Rescans     int  // full rescans done, for tests
+	busy        int  // changes taken for reconciling, not done yet
+
+	Events atomic.Int64 // inotify events received, for status
+}
+
+// Pending returns how many directories and files wait to settle or are
+// being reconciled.
+func (w *Watcher) Pending() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.dirs) + len(w.files) + w.busy
 }
 
 type pendingChange struct{ first, last time.Time }
@@ -151,6 +161,7 @@ func (w *Watcher) addTree(fw *fsnotify.Watcher, rel string) {
 }
 
 func (w *Watcher) event(fw *fsnotify.Watcher, ev fsnotify.Event) {
+	w.Events.Add(1)
 	rel, err := filepath.Rel(w.root, ev.Name)
 	if err != nil || rel == "." || strings.HasPrefix(rel, "../") {
 		return
@@ -183,7 +194,7 @@ func (w *Watcher) event(fw *fsnotify.Watcher, ev fsnotify.Event) {
 		}
 	}
 	if ev.Op.Has(fsnotify.Write) || ev.Op.Has(fsnotify.Chmod) || ev.Op.Has(fsnotify.Create) {
-		// Whose change it is, is decided when it settled (ownChange):
+		// Whose change it is, is decided when it settled (Reconciler.ownChange):
 		// this runs for every write the mount makes and stays cheap.
 		mark(w.files, rel)
 	}
@@ -235,7 +246,17 @@ func (w *Watcher) processAll(ctx context.Context, now bool) bool {
 	if full {
 		w.Rescans++
 	}
+	busy := len(dirs) + len(files)
+	if full {
+		busy++
+	}
+	w.busy += busy
 	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.busy -= busy
+		w.mu.Unlock()
+	}()
 	if full {
 		if err := w.r.Scan(ctx); err != nil {
 			w.r.log.Printf("watch: rescan: %v", err)
@@ -248,33 +269,9 @@ func (w *Watcher) processAll(ctx context.Context, now bool) bool {
 		}
 	}
 	for _, f := range files {
-		if w.ownChange(f) {
-			continue
-		}
 		if err := w.r.File(ctx, f); err != nil {
 			w.r.log.Printf("watch: %q: %v", f, err)
 		}
 	}
 	return false
-}
-
-// ownChange reports whether the file at rel is as the mount last left it:
-// its ctime is not after the last change the journal recorded for it.
-// Someone else's write after that moves the ctime past it. (A write by
-// someone else between two of the mount's writes is taken for the
-// mount's; the next comparison of the file catches it.)
-func (w *Watcher) ownChange(rel string) bool {
-	id, kind, ok := w.r.j.LookupPath(rel)
-	if !ok || kind != journal.KindFile {
-		return false
-	}
-	_, last := w.r.j.Activity(id)
-	if last.IsZero() {
-		return false
-	}
-	var st unix.Stat_t
-	if unix.Lstat(filepath.Join(w.root, rel), &st) != nil {
-		return false
-	}
-	return st.Ctim.Nano() <= last.UnixNano()
 }

@@ -48,6 +48,8 @@ type daemon struct {
 	stopUploads context.CancelFunc
 	retries     atomic.Int64
 	recovered   chan struct{} // closed once the start-up recovery and scan are done
+	// stopBackground ends recovery and the watcher and waits for them.
+	stopBackground func()
 
 	mu   sync.Mutex
 	lost error // the remote lease was taken over: no more uploads
@@ -122,6 +124,7 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	d.rec = reconcile.New(backingDir, j, d.up, ex, d.log)
+	d.rec.Mounted = !c.Watch
 	d.watcher = reconcile.NewWatcher(d.rec, c.Backing, reconcile.WatchOptions{MaxAge: c.MaxAge})
 
 	ln, err := control.Listen(c.State)
@@ -161,7 +164,8 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 		d.recover(bg, marks)
 		d.watcher.Run(bg)
 	}()
-	defer func() { stopBG(); <-watchDone }()
+	d.stopBackground = sync.OnceFunc(func() { stopBG(); <-watchDone })
+	defer d.stopBackground()
 
 	d.log.Printf("started %s: backing %s, state %s, remote %s", d.what(), c.Backing, c.State, c.Remote)
 	ready(nil)
@@ -268,11 +272,14 @@ func (d *daemon) serve(ctx context.Context) error {
 		select {
 		case <-served:
 			d.log.Printf("unmounted %s", c.Mountpoint)
+			d.j.ReleaseAll()
+			d.stopBackground()
 			d.recordSeen()
 			return nil
 		case <-ctx.Done():
 			if d.server == nil {
 				d.log.Printf("signal: stopping the %s", d.what())
+				d.stopBackground()
 				d.recordSeen()
 				return nil
 			}
@@ -285,16 +292,19 @@ func (d *daemon) serve(ctx context.Context) error {
 			if d.server != nil {
 				<-served
 				d.log.Printf("unmounted %s", c.Mountpoint)
+				d.j.ReleaseAll()
 			} else {
 				d.log.Printf("stopped the %s", d.what())
 			}
+			d.stopBackground()
 			d.recordSeen()
 			return nil
 		}
 	}
 }
 
-// recordSeen notes, at a clean stop, the state of every file with work
+// recordSeen notes, at a clean stop (after the background reconciling,
+// which records states too, has stopped), the state of every file with work
 // pending: the journal is complete for them, so the next start need not
 // compare them.
 func (d *daemon) recordSeen() {

@@ -26,6 +26,18 @@ type Status struct {
 	Errors        []uploader.ErrorInfo `json:"errors"`
 	RemoteError   string               `json:"remote_error,omitempty"` // the remote rejects writes: flush fails with this
 	Files         []FileStatus         `json:"files"`
+	Reconcile     ReconcileStatus      `json:"reconcile"`
+}
+
+// ReconcileStatus counts what the scans and the watcher of the backing
+// dir found since the start: changes made around the journal.
+type ReconcileStatus struct {
+	Adopted      int64 `json:"adopted"`       // entries found that the journal did not have
+	Removed      int64 `json:"removed"`       // journaled entries found gone
+	Compared     int64 `json:"compared"`      // files compared block by block with what was shipped
+	Changed      int64 `json:"changed"`       // ...of which differed
+	WatchEvents  int64 `json:"watch_events"`  // inotify events received
+	WatchPending int   `json:"watch_pending"` // changes waiting to settle before they are looked at
 }
 
 // FlushProgress is what the daemon answers about a flush barrier.
@@ -86,6 +98,9 @@ func (d *daemon) status() (*Status, error) {
 	if err := d.leaseErr(); err != nil {
 		st.RemoteError = "uploads stopped: " + err.Error()
 	}
+	st.Reconcile = ReconcileStatus{Adopted: d.rec.Adopted.Load(), Removed: d.rec.Removed.Load(),
+		Compared: d.rec.Compared.Load(), Changed: d.rec.Changed.Load(),
+		WatchEvents: d.watcher.Events.Load(), WatchPending: d.watcher.Pending()}
 	return st, nil
 }
 

@@ -124,7 +124,7 @@ func exactRound(t *testing.T, writeback bool, seed int64) {
 			limit = want.Align(4096, sizes[name])
 		}
 		if extra := g.Clone().Subtract(limit); len(extra) > 0 {
-			t.Fatalf("seed %d %s: journaled bytes nobody wrote: %v (written %v)", seed, name, extra, want)
+			t.Fatalf("seed %d %s: journaled bytes nobody wrote: %v (written %v)\nlog:\n%s", seed, name, extra, want, m.log())
 		}
 	}
 }

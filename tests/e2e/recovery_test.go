@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // TestOutOfBand writes into the backing directory without going through
@@ -39,6 +40,57 @@ func TestOutOfBand(t *testing.T) {
 	os.Rename(filepath.Join(m.backing, "new-while-mounted"), filepath.Join(m.backing, "renamed"))
 	m.start()
 	m.flush()
+	verifyOK(t, m, m.backing)
+}
+
+// TestOwnWritesNotCompared: the mount's own writes to a shipped file are
+// not mistaken for out-of-band ones when the watcher reconciles the
+// directory (a sibling was created): only the rewritten range is read
+// back, never the whole file to hash it.
+func TestOwnWritesNotCompared(t *testing.T) {
+	// Long delays: the rewritten file stays unshipped (as a solver's
+	// result file does while it is open) when the watcher looks.
+	m := newMount(t, "", nil, "--upload-delay", "10m", "--max-age", "20m")
+	const size = 8 << 20
+	writeAt(t, m.path("big"), 0, randBytes(size))
+	m.flush()
+	st := status(t, m)
+	readBefore := st["read_bytes"].(float64)
+	rec := st["reconcile"].(map[string]any)
+	events, compared := rec["watch_events"].(float64), rec["compared"].(float64)
+
+	f, err := os.OpenFile(m.path("big"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(randBytes(4096), 3<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.path("sibling"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The backing dir's events are queued; wait until the watcher has
+	// received and reconciled them (settled, then looked at).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		rec = status(t, m)["reconcile"].(map[string]any)
+		if rec["watch_events"].(float64) >= events+2 && rec["watch_pending"].(float64) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher did not settle: %v", rec)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the readiness signal
+	}
+	if n := rec["compared"].(float64) - compared; n != 0 {
+		t.Errorf("%v files compared block by block after the mount's own writes; want 0\nlog:\n%s", n, m.log())
+	}
+	f.Close()
+	m.flush()
+	if read := status(t, m)["read_bytes"].(float64) - readBefore; read > 1<<20 {
+		t.Errorf("uploader read %v bytes back for a 4 KiB rewrite and a 1-byte file; want the rewritten blocks only", read)
+	}
 	verifyOK(t, m, m.backing)
 }
 
