@@ -207,7 +207,18 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(st) != 1 || st[0].Path != "a.txt" || st[0].Dirty.Bytes() != 11 || st[0].OpenWrite {
+	if len(st) != 1 || st[0].Path != "a.txt" || st[0].Dirty.Bytes() != 11 {
 		t.Fatalf("journal state %+v", st)
+	}
+	// The kernel sends RELEASE after close(2) has returned: the
+	// open-for-write mark goes soon after, not at once.
+	for deadline := time.Now().Add(10 * time.Second); st[0].OpenWrite; {
+		if time.Now().After(deadline) {
+			t.Fatalf("still marked open for write 10s after close: %+v", st)
+		}
+		time.Sleep(10 * time.Millisecond)
+		if st, err = m.journal(t).State(); err != nil || len(st) != 1 {
+			t.Fatalf("journal state %+v, %v", st, err)
+		}
 	}
 }

@@ -184,7 +184,9 @@ func (w *Watcher) event(fw *fsnotify.Watcher, ev fsnotify.Event) {
 	if ev.Op.Has(fsnotify.Create) || ev.Op.Has(fsnotify.Remove) || ev.Op.Has(fsnotify.Rename) {
 		mark(w.dirs, dir)
 		if ev.Op.Has(fsnotify.Create) {
-			if st, err := os.Lstat(ev.Name); err == nil && st.IsDir() {
+			// A name beyond PATH_MAX cannot be looked at, nor watched:
+			// addTree then falls back to rescans.
+			if st, err := os.Lstat(ev.Name); (err == nil && st.IsDir()) || errors.Is(err, syscall.ENAMETOOLONG) {
 				w.mu.Unlock()
 				w.addTree(fw, rel)
 				w.mu.Lock()
