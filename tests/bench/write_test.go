@@ -52,6 +52,42 @@ func writeConfigs(b *testing.B, root string) []config {
 // ratio is how fast b ran relative to a: a's time over b's.
 func ratio(a, b time.Duration) float64 { return a.Seconds() / b.Seconds() }
 
+// cpuMetric names a daemon-CPU series and scales its CPU seconds.
+type cpuMetric struct {
+	name  string // e.g. "cpu-s/GB", after the configuration's name
+	scale float64
+}
+
+// repetition does one repetition of run in every configuration, in an
+// order rotated by rep, each after prep (if any) and a settle; b's timer
+// covers the "mount" configuration only. It records each configuration's
+// MB/s for bytes and its daemon's CPU, and returns the times.
+func repetition(b *testing.B, s series, cfgs []config, rep int, bytes int64, cpu cpuMetric, prep func(config), run func(config) time.Duration) map[string]time.Duration {
+	t := map[string]time.Duration{}
+	for _, c := range rotate(cfgs, rep) {
+		if prep != nil {
+			prep(c)
+		}
+		settle(b)
+		var cpu0 float64
+		if c.m != nil {
+			cpu0 = cpuSeconds(b, c.m.pid())
+		}
+		if c.name == "mount" {
+			b.StartTimer()
+		}
+		t[c.name] = run(c)
+		if c.name == "mount" {
+			b.StopTimer()
+		}
+		if c.m != nil {
+			s.add(c.name+"-"+cpu.name, (cpuSeconds(b, c.m.pid())-cpu0)*cpu.scale)
+		}
+		s.add(c.name+"-MB/s", mbps(bytes, t[c.name]))
+	}
+	return t
+}
+
 // BenchmarkSeqWrite writes a 2 GiB file with 1 MiB writes and fsyncs it,
 // natively into a directory beside the backing dirs and through the
 // mounts.
@@ -70,29 +106,13 @@ func BenchmarkSeqWrite(b *testing.B) {
 	rep := 0
 	for b.Loop() {
 		b.StopTimer()
-		t := map[string]time.Duration{}
-		for _, c := range rotate(cfgs, rep) {
-			p := filepath.Join(c.dir, "seq")
-			if err := os.Remove(p); err != nil && !os.IsNotExist(err) {
-				b.Fatal(err)
-			}
-			settle(b)
-			var cpu0 float64
-			if c.m != nil {
-				cpu0 = cpuSeconds(b, c.m.pid())
-			}
-			if c.name == "mount" {
-				b.StartTimer()
-			}
-			t[c.name] = writeSeq(b, p, size, buf)
-			if c.name == "mount" {
-				b.StopTimer()
-			}
-			if c.m != nil {
-				s.add(c.name+"-cpu-s/GB", (cpuSeconds(b, c.m.pid())-cpu0)/(size/1e9))
-			}
-			s.add(c.name+"-MB/s", mbps(size, t[c.name]))
-		}
+		t := repetition(b, s, cfgs, rep, size, cpuMetric{"cpu-s/GB", 1e9 / size},
+			func(c config) {
+				if err := os.Remove(filepath.Join(c.dir, "seq")); err != nil && !os.IsNotExist(err) {
+					b.Fatal(err)
+				}
+			},
+			func(c config) time.Duration { return writeSeq(b, filepath.Join(c.dir, "seq"), size, buf) })
 		s.add("x-mount/native", ratio(t["native"], t["mount"]))
 		s.add("x-nowb/native", ratio(t["native"], t["nowb"]))
 		s.add("x-journal/nojournal", ratio(t["nojournal"], t["mount"]))
@@ -127,26 +147,8 @@ func BenchmarkRandWrite(b *testing.B) {
 	for b.Loop() {
 		b.StopTimer()
 		offs := randOffsets(uint64(rep), n, size, block)
-		t := map[string]time.Duration{}
-		for _, c := range rotate(cfgs, rep) {
-			p := filepath.Join(c.dir, "rand")
-			settle(b)
-			var cpu0 float64
-			if c.m != nil {
-				cpu0 = cpuSeconds(b, c.m.pid())
-			}
-			if c.name == "mount" {
-				b.StartTimer()
-			}
-			t[c.name] = writeAt(b, p, offs, buf)
-			if c.name == "mount" {
-				b.StopTimer()
-			}
-			if c.m != nil {
-				s.add(c.name+"-cpu-us/write", (cpuSeconds(b, c.m.pid())-cpu0)/n*1e6)
-			}
-			s.add(c.name+"-MB/s", mbps(n*block, t[c.name]))
-		}
+		t := repetition(b, s, cfgs, rep, n*block, cpuMetric{"cpu-us/write", 1e6 / n}, nil,
+			func(c config) time.Duration { return writeAt(b, filepath.Join(c.dir, "rand"), offs, buf) })
 		s.add("x-mount/native", ratio(t["native"], t["mount"]))
 		s.add("x-nowb/native", ratio(t["native"], t["nowb"]))
 		s.add("x-journal/nojournal", ratio(t["nojournal"], t["mount"]))
@@ -206,25 +208,8 @@ func BenchmarkColdRead(b *testing.B) {
 	rep := 0
 	for b.Loop() {
 		b.StopTimer()
-		t := map[string]time.Duration{}
-		for _, c := range rotate(cfgs, rep) {
-			settle(b)
-			var cpu0 float64
-			if c.m != nil {
-				cpu0 = cpuSeconds(b, c.m.pid())
-			}
-			if c.name == "mount" {
-				b.StartTimer()
-			}
-			t[c.name] = readAll(b, filepath.Join(c.dir, "cold"), size, buf)
-			if c.name == "mount" {
-				b.StopTimer()
-			}
-			if c.m != nil {
-				s.add(c.name+"-daemon-cpu-s", cpuSeconds(b, c.m.pid())-cpu0)
-			}
-			s.add(c.name+"-MB/s", mbps(size, t[c.name]))
-		}
+		t := repetition(b, s, cfgs, rep, size, cpuMetric{"daemon-cpu-s", 1}, nil,
+			func(c config) time.Duration { return readAll(b, filepath.Join(c.dir, "cold"), size, buf) })
 		s.add("x-mount/native", ratio(t["native"], t["mount"]))
 		s.add("x-nowb/native", ratio(t["native"], t["nowb"]))
 		s.add("x-nopassthrough/native", ratio(t["native"], t["nopassthrough"]))
