@@ -259,6 +259,30 @@ func (s *Server) Env() []string {
 	}
 }
 
+// RcloneEnv returns the environment for an rclone process that reaches
+// this server as the remote "minio:", configured wholly from variables
+// (RCLONE_CONFIG names a file in dir that does not exist). The AWS_*
+// variables are left out: rclone 1.60 (aws-sdk-go v1) refuses to start at
+// all when AWS_CA_BUNDLE is set ("unable to load custom CA bundle,
+// HTTPClient's transport unsupported type"), as it is on some machines.
+func (s *Server) RcloneEnv(dir string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"RCLONE_CONFIG="+filepath.Join(dir, "rclone.conf"),
+		"RCLONE_CONFIG_MINIO_TYPE=s3",
+		"RCLONE_CONFIG_MINIO_PROVIDER=Minio",
+		"RCLONE_CONFIG_MINIO_ACCESS_KEY_ID="+AccessKey,
+		"RCLONE_CONFIG_MINIO_SECRET_ACCESS_KEY="+SecretKey,
+		"RCLONE_CONFIG_MINIO_ENDPOINT="+s.Endpoint,
+		"RCLONE_CONFIG_MINIO_REGION="+Region,
+	)
+}
+
 // URL returns the s3:// URL of prefix in bucket.
 func URL(bucket, prefix string) string {
 	return strings.TrimSuffix("s3://"+bucket+"/"+prefix, "/")

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -148,15 +147,8 @@ func BenchmarkPutVsRclone(b *testing.B) {
 		b.Run(sizeName(size), func(b *testing.B) {
 			srv, bucket, s := benchStore(b, nil)
 			f := benchFile(b, size)
-			env := append(withoutAWS(os.Environ()),
-				"RCLONE_CONFIG="+filepath.Join(b.TempDir(), "rclone.conf"), // none: all from env
-				"RCLONE_CONFIG_MINIO_TYPE=s3",
-				"RCLONE_CONFIG_MINIO_PROVIDER=Minio",
-				"RCLONE_CONFIG_MINIO_ACCESS_KEY_ID="+miniotest.AccessKey,
-				"RCLONE_CONFIG_MINIO_SECRET_ACCESS_KEY="+miniotest.SecretKey,
-				"RCLONE_CONFIG_MINIO_ENDPOINT="+srv.Endpoint,
-				"RCLONE_CONFIG_MINIO_REGION="+miniotest.Region,
-			)
+			env := srv.RcloneEnv(b.TempDir())
+
 			var ours, theirs []float64
 			i := 0
 			for b.Loop() {
@@ -192,18 +184,4 @@ func median(v []float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	return s[len(s)/2]
-}
-
-// withoutAWS drops AWS_* variables: rclone 1.60 (aws-sdk-go v1) refuses to
-// start at all when AWS_CA_BUNDLE is set ("unable to load custom CA
-// bundle, HTTPClient's transport unsupported type"), as it is on some
-// machines.
-func withoutAWS(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "AWS_") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

@@ -55,15 +55,7 @@ func BenchmarkUpload(b *testing.B) {
 	bucket := srv.NewBucket(b)
 	objects := srv.Store(b, bucket, "")
 	root := b.TempDir()
-	rcloneEnv := append(withoutAWS(os.Environ()),
-		"RCLONE_CONFIG="+filepath.Join(root, "rclone.conf"), // none: all from env
-		"RCLONE_CONFIG_MINIO_TYPE=s3",
-		"RCLONE_CONFIG_MINIO_PROVIDER=Minio",
-		"RCLONE_CONFIG_MINIO_ACCESS_KEY_ID="+miniotest.AccessKey,
-		"RCLONE_CONFIG_MINIO_SECRET_ACCESS_KEY="+miniotest.SecretKey,
-		"RCLONE_CONFIG_MINIO_ENDPOINT="+srv.Endpoint,
-		"RCLONE_CONFIG_MINIO_REGION="+miniotest.Region,
-	)
+	rcloneEnv := srv.RcloneEnv(root)
 	runRclone := func(src, dst string) time.Duration {
 		cmd := exec.Command(rclone, "copy", "-q", src, dst)
 		cmd.Env = rcloneEnv
@@ -293,18 +285,4 @@ func rsyncStat(b testing.TB, out []byte, name string) int64 {
 		b.Fatal(err)
 	}
 	return n
-}
-
-// withoutAWS drops AWS_* variables: rclone 1.60 (aws-sdk-go v1) refuses to
-// start at all when AWS_CA_BUNDLE is set ("unable to load custom CA
-// bundle, HTTPClient's transport unsupported type"), as it is on some
-// machines. rclone is configured with RCLONE_CONFIG_MINIO_* instead.
-func withoutAWS(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "AWS_") {
-			out = append(out, kv)
-		}
-	}
-	return out
 }

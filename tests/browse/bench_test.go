@@ -324,19 +324,7 @@ func newRclone(b *testing.B, srv *miniotest.Server, bucket string) *rcloneRunner
 		testenv.Need(b, false, "rclone", "not in PATH; install with: apt-get install rclone")
 		return nil
 	}
-	env := []string{"RCLONE_CONFIG=" + filepath.Join(b.TempDir(), "rclone.conf"), // none: all from env
-		"RCLONE_CONFIG_MINIO_TYPE=s3", "RCLONE_CONFIG_MINIO_PROVIDER=Minio",
-		"RCLONE_CONFIG_MINIO_ACCESS_KEY_ID=" + miniotest.AccessKey,
-		"RCLONE_CONFIG_MINIO_SECRET_ACCESS_KEY=" + miniotest.SecretKey,
-		"RCLONE_CONFIG_MINIO_ENDPOINT=" + srv.Endpoint,
-		"RCLONE_CONFIG_MINIO_REGION=" + miniotest.Region}
-	for _, kv := range os.Environ() {
-		// rclone 1.60 (aws-sdk-go v1) refuses to start when AWS_CA_BUNDLE
-		// is set; it needs none of the AWS_* variables.
-		if !strings.HasPrefix(kv, "AWS_") {
-			env = append(env, kv)
-		}
-	}
+	env := srv.RcloneEnv(b.TempDir())
 	return &rcloneRunner{bin: bin, env: env}
 }
 
