@@ -23,6 +23,7 @@ func TestMain(m *testing.M) {
 	}
 	binDir = dir
 	code := miniotest.Main(m) // one MinIO for the package, started on first use
+	freedMemory.restore()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
