@@ -31,9 +31,10 @@ const MaxWrite = 1 << 20
 // maxBackground caps the kernel's background requests (writeback WRITEs
 // and read-ahead READs) in flight at once. go-fuse's default, 12, is the
 // kernel's; with 64, a 2 GiB sequential write kept up to 64 1 MiB WRITEs
-// queued and the daemon's readers contended for the /dev/fuse queue lock:
-// the same throughput for 0.80 instead of 0.61 daemon CPU s/GB, and 92
-// instead of 49 MiB of RSS (make bench, README.md).
+// queued and the daemon's readers contended for the /dev/fuse queue lock.
+// Side by side (2 GiB dd + fsync, 4 runs each) the throughput was the
+// same and the daemon spent 0.79-0.92 CPU s/GB with 64 against 0.64-0.69
+// with 12 (one outlier run at 0.85).
 const maxBackground = 12
 
 // Mount mounts fsys at mountpoint and serves it in the background. The

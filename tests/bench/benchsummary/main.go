@@ -191,7 +191,7 @@ var sections = []section{
 		title: "Issue 6: write path",
 		note: "Every mount here runs with `--upload=false` (journal on, uploader off, so it does not compete for disk and CPU). " +
 			"Ratios are native time / mount time per repetition (>1: the mount was faster), medians over the repetitions; " +
-			"the native baseline writes into a directory beside the backing dirs on the same file system, in the same run, in rotating order, with the page cache dropped and 6 GiB of memory touched and freed before each measurement (in this VM the first touch of a page costs a host fault; see warmMemory in tests/bench). " +
+			"the native baseline writes into a directory beside the backing dirs on the same file system, in the same run, in rotating order, with the page cache dropped and 6 GiB of memory touched and freed before each measurement (in this VM the first touch of a page costs a host fault; see warmMemory in tests/bench), with free page reporting held off so that the touched memory stays with the guest. " +
 			"Cold reads: the files are written through the mounts, then each mount is unmounted and mounted again, so that the new daemon has seen no writable open " +
 			"(a read-only open gets passthrough only after 2 s without one); the daemon's CPU time during the read shows whether passthrough served it. " +
 			"Daemon CPU is utime+stime of the daemon process from /proc/PID/stat; RSS is VmRSS from /proc/PID/status, sampled every 100 ms.",
