@@ -22,7 +22,7 @@ func TestDifferential(t *testing.T) {
 	for _, flavour := range []struct {
 		name string
 		mo   MountOptions
-	}{{"writeback", MountOptions{}}, {"no-writeback", MountOptions{NoWriteback: true}}} {
+	}{{"writeback", MountOptions{}}, {"no-writeback", MountOptions{NoWriteback: true}}, {"direct-writes", MountOptions{DirectWrites: true}}} {
 		t.Run(flavour.name, func(t *testing.T) {
 			m := newTestMount(t, Options{Passthrough: true}, flavour.mo)
 			for seed := int64(1); seed <= 8; seed++ {

@@ -52,8 +52,9 @@ func (fs *FS) openFlags(flags uint32) uint32 {
 }
 
 // newHandle wraps fd, opened with flags, as a handle of n; marked says
-// whether n's ID was marked open for write for it.
-func (n *node) newHandle(fd int, flags uint32, marked bool) gofs.FileHandle {
+// whether n's ID was marked open for write for it. It returns the handle
+// and the FOPEN_ flags its mode needs.
+func (n *node) newHandle(fd int, flags uint32, marked bool) (gofs.FileHandle, uint32) {
 	writable := flags&unix.O_ACCMODE != unix.O_RDONLY
 	f := &file{n: n, fdv: fd, writable: writable}
 	if marked {
@@ -61,12 +62,15 @@ func (n *node) newHandle(fd int, flags uint32, marked bool) gofs.FileHandle {
 	}
 	f.mode = n.chooseMode(writable)
 	if f.mode == modeCached {
-		return f
+		if writable && n.fs.directWrites.Load() {
+			return f, fuse.FOPEN_DIRECT_IO
+		}
+		return f, 0
 	}
 	if f.mode == modePassthrough {
 		n.fs.stats.Passthrough.Add(1)
 	}
-	return &ptFile{f}
+	return &ptFile{f}, 0
 }
 
 var _ = (gofs.NodeOpener)((*node)(nil))
@@ -109,8 +113,8 @@ func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32,
 	if !writable {
 		n.fs.stats.ReadOnlyOpen.Add(1)
 	}
-	h := n.newHandle(fd, flags, id != 0 && writable)
-	return h, fuse.FOPEN_KEEP_CACHE, 0
+	h, fl := n.newHandle(fd, flags, id != 0 && writable)
+	return h, fuse.FOPEN_KEEP_CACHE | fl, 0
 }
 
 var (

@@ -46,8 +46,10 @@ type FS struct {
 	log         *log.Logger
 	asRoot      bool // running as root: creations get the caller's owner
 	writeback   atomic.Bool
-	stats       Stats
-	onNamespace func(dir string)
+	// directWrites: cached writable handles are opened FOPEN_DIRECT_IO.
+	directWrites atomic.Bool
+	stats        Stats
+	onNamespace  func(dir string)
 }
 
 // Stats counts what the mount did, for status and benchmarks.

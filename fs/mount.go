@@ -21,7 +21,13 @@ type MountOptions struct {
 	AllowOther bool
 	// NoWriteback turns the kernel writeback cache off (for comparisons).
 	NoWriteback bool
-	Debug       bool
+	// DirectWrites sends every write(2) on a file opened for writing
+	// straight to the daemon (FOPEN_DIRECT_IO): no copy into the FUSE
+	// page cache, nothing dirty in the kernel when write(2) returns.
+	// Large writes get faster, small ones become a round trip each
+	// (docs/design.md, "Direct writes"). It implies NoWriteback.
+	DirectWrites bool
+	Debug        bool
 }
 
 // MaxWrite is the largest WRITE the kernel sends: 1 MiB, so a solver's
@@ -42,6 +48,13 @@ const maxBackground = 12
 func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 	timeout := time.Second
 	caps := uint64(fuse.CAP_HANDLE_KILLPRIV_V2) // else a GETXATTR precedes every write
+	if mo.DirectWrites {
+		mo.NoWriteback = true
+		// A shared mmap of a direct-I/O file goes through the page cache;
+		// with this the kernel allows it and keeps it coherent with
+		// direct writes (it writes back and invalidates the range first).
+		caps |= fuse.CAP_DIRECT_IO_ALLOW_MMAP
+	}
 	if !mo.NoWriteback {
 		caps |= fuse.CAP_WRITEBACK_CACHE
 	}
@@ -78,7 +91,15 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 		server.Unmount()
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
-	fsys.writeback.Store(server.KernelSettings().Flags64()&fuse.CAP_WRITEBACK_CACHE != 0 && !mo.NoWriteback)
+	kflags := server.KernelSettings().Flags64()
+	fsys.writeback.Store(kflags&fuse.CAP_WRITEBACK_CACHE != 0 && !mo.NoWriteback)
+	if mo.DirectWrites && kflags&fuse.CAP_DIRECT_IO_ALLOW_MMAP == 0 {
+		// Before Linux 6.6 a shared mmap of a direct-I/O file fails
+		// (ENODEV): a solver that maps its output would break.
+		fsys.logf("--direct-writes: the kernel lacks FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6); writes go through the page cache")
+	} else {
+		fsys.directWrites.Store(mo.DirectWrites)
+	}
 	tuneBDI(mountpoint, fsys.b.Path)
 	return server, nil
 }

@@ -32,6 +32,7 @@ type serverConfig struct {
 	Passthrough         bool
 	Quiet               time.Duration
 	NoWriteback         bool
+	DirectWrites        bool
 	Exclude             []string
 }
 
@@ -62,7 +63,7 @@ func serveForTest(cfgJSON string) int {
 		return 1
 	}
 	defer fsys.Close()
-	server, err := Mount(c.Mnt, fsys, MountOptions{FsName: "syncfs-test", AllowOther: os.Geteuid() == 0, NoWriteback: c.NoWriteback})
+	server, err := Mount(c.Mnt, fsys, MountOptions{FsName: "syncfs-test", AllowOther: os.Geteuid() == 0, NoWriteback: c.NoWriteback, DirectWrites: c.DirectWrites})
 	if err != nil {
 		fmt.Println("error:", err)
 		return 1
@@ -127,7 +128,7 @@ func newTestMount(t testing.TB, opts Options, mo MountOptions) *testMount {
 			t.Fatal(err)
 		}
 	}
-	m.cfg = serverConfig{Mnt: m.mnt, Backing: m.backing, State: m.state, Passthrough: opts.Passthrough, Quiet: opts.PassthroughQuiet, NoWriteback: mo.NoWriteback, Exclude: opts.Exclude}
+	m.cfg = serverConfig{Mnt: m.mnt, Backing: m.backing, State: m.state, Passthrough: opts.Passthrough, Quiet: opts.PassthroughQuiet, NoWriteback: mo.NoWriteback, DirectWrites: mo.DirectWrites, Exclude: opts.Exclude}
 	m.start(t)
 	t.Cleanup(func() { m.stop(t) })
 	return m

@@ -57,8 +57,8 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 	ch := n.newChild(ctx, name, id, &st, out)
 	child := ch.Operations().(*node)
 	// CreateOpen already marked the file open for write.
-	h := child.newHandle(fd, flags, id != 0)
-	return ch, h, 0, 0
+	h, fl := child.newHandle(fd, flags, id != 0)
+	return ch, h, fl, 0
 }
 
 var _ = (gofs.NodeMkdirer)((*node)(nil))

@@ -38,6 +38,7 @@ func TestPosixSuite(t *testing.T) {
 		{"writeback", Options{Passthrough: true}, MountOptions{}},
 		{"passthrough-eager", Options{Passthrough: true, PassthroughQuiet: time.Nanosecond}, MountOptions{}},
 		{"no-writeback", Options{}, MountOptions{NoWriteback: true}},
+		{"direct-writes", Options{Passthrough: true}, MountOptions{DirectWrites: true}},
 	} {
 		t.Run(flavour.name, func(t *testing.T) {
 			m := newTestMount(t, flavour.opts, flavour.mo)

@@ -47,7 +47,8 @@ func (n *node) Tmpfile(ctx context.Context, flags uint32, mode uint32, out *fuse
 	sa := stableAttr(0, &st)
 	fillAttr(&out.Attr, &st, sa.Ino)
 	ch := n.NewInode(ctx, child, sa)
-	return ch, child.newHandle(fd, flags, false), 0, 0
+	h, fl := child.newHandle(fd, flags, false)
+	return ch, h, fl, 0
 }
 
 var _ = (gofs.NodeOnForgetter)((*node)(nil))

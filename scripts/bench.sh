@@ -54,7 +54,7 @@ run() { # run NAME CMD...: append the command's output to $raw, show it
 run "journal cost per write" \
 	$GO test -run '^$' -bench '^BenchmarkRecordWrite$' -count 5 ./tests/bench/
 run "write path ($reps repetitions)" \
-	$GO test -run '^$' -bench '^Benchmark(SeqWrite|RandWrite|ColdRead|WriteRSS)$' -benchtime "${reps}x" -timeout 60m ./tests/bench/
+	$GO test -run '^$' -bench '^Benchmark(SeqWrite|SeqWrite64K|RandWrite|ColdRead|WriteRSS)$' -benchtime "${reps}x" -timeout 60m ./tests/bench/
 run "uploader ($upload_reps repetitions)" \
 	$GO test -run '^$' -bench '^BenchmarkUpload$' -benchtime "${upload_reps}x" -timeout 60m ./tests/bench/
 if [ "${BENCH_REMOTE:-1}" != 0 ]; then

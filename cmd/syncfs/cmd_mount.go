@@ -29,6 +29,7 @@ type mountConfig struct {
 	Foreground  bool
 	Passthrough bool
 	Writeback   bool
+	Direct      bool
 	Debug       bool
 	LogFile     string
 	UploadDelay time.Duration
@@ -53,6 +54,7 @@ func parseMount(args []string, stderr io.Writer) (*mountConfig, error) {
 	fs.BoolVar(&c.Foreground, "foreground", false, "stay in the foreground and log to stderr")
 	fs.BoolVar(&c.Passthrough, "passthrough", true, "serve reads of read-only opens with kernel passthrough where the kernel allows")
 	fs.BoolVar(&c.Writeback, "writeback-cache", true, "use the kernel writeback cache")
+	fs.BoolVar(&c.Direct, "direct-writes", false, "send each write straight to the backing file, bypassing the kernel page cache: faster for writers of large blocks (1 MiB), much slower for small writes; turns the writeback cache off")
 	fs.BoolVar(&c.Debug, "debug", false, "log every FUSE request")
 	fs.StringVar(&c.LogFile, "log", "", "daemon log file (default: STATE/syncfs.log; stderr with --foreground)")
 	fs.DurationVar(&c.UploadDelay, "upload-delay", 2*time.Second, "ship a file still open for write once it went this long without a write (closed files ship at once)")
@@ -65,6 +67,12 @@ func parseMount(args []string, stderr io.Writer) (*mountConfig, error) {
 		return nil, err
 	}
 	c.Mountpoint = pos[0]
+	if c.Direct {
+		if fs.given("writeback-cache") && c.Writeback {
+			return nil, exitcode.New(exitcode.Usage, "mount: --direct-writes bypasses the writeback cache: drop --writeback-cache=true")
+		}
+		c.Writeback = false
+	}
 	if c.Backing == "" {
 		return nil, exitcode.New(exitcode.Usage, "mount: --backing DIR is required (the local directory the bytes land in)")
 	}
@@ -125,7 +133,8 @@ func (c *mountConfig) args(logPath string) []string {
 	a := []string{"mount", "--foreground", "--log", logPath,
 		"--backing", c.Backing, "--remote", c.Remote, "--state", c.State,
 		"--passthrough=" + strconv.FormatBool(c.Passthrough),
-		"--writeback-cache=" + strconv.FormatBool(c.Writeback)}
+		"--writeback-cache=" + strconv.FormatBool(c.Writeback),
+		"--direct-writes=" + strconv.FormatBool(c.Direct)}
 	for _, e := range c.Excludes {
 		a = append(a, "--exclude", e)
 	}

@@ -229,10 +229,11 @@ func (d *daemon) mount() error {
 		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	d.server, err = fs.Mount(c.Mountpoint, d.fs, fs.MountOptions{
-		FsName:      mountinfo.SourcePrefix + c.State,
-		AllowOther:  allowOther(),
-		NoWriteback: !c.Writeback,
-		Debug:       c.Debug,
+		FsName:       mountinfo.SourcePrefix + c.State,
+		AllowOther:   allowOther(),
+		NoWriteback:  !c.Writeback,
+		DirectWrites: c.Direct,
+		Debug:        c.Debug,
 	})
 	if err != nil {
 		d.fs.Close()

@@ -84,3 +84,11 @@ func helpOK(err error) error {
 	}
 	return err
 }
+
+// given reports whether the flag name was on the command line (rather
+// than at its default).
+func (fs *flagSet) given(name string) bool {
+	found := false
+	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
+	return found
+}

@@ -35,8 +35,8 @@ func rotate(cfgs []config, rep int) []config {
 // writeConfigs makes the native directory and the mounts compared by the
 // write benchmarks under root: "mount" (journal, writeback cache),
 // "nojournal" (the same with --exclude '*': every name excluded, nothing
-// journaled, nothing else different) and "nowb" (journal, no writeback
-// cache).
+// journaled, nothing else different), "nowb" (journal, no writeback
+// cache) and "direct" (--direct-writes).
 func writeConfigs(b *testing.B, root string) []config {
 	native := filepath.Join(root, "native")
 	if err := os.MkdirAll(native, 0o755); err != nil {
@@ -45,8 +45,9 @@ func writeConfigs(b *testing.B, root string) []config {
 	mnt := newMount(b, root, "mount", "", nil, "--upload=false")
 	noj := newMount(b, root, "nojournal", "", nil, "--upload=false", "--exclude", "*")
 	nowb := newMount(b, root, "nowb", "", nil, "--upload=false", "--writeback-cache=false")
-	sameFS(b, native, mnt.backing, noj.backing, nowb.backing)
-	return []config{{"native", native, nil}, {"mount", mnt.mnt, mnt}, {"nojournal", noj.mnt, noj}, {"nowb", nowb.mnt, nowb}}
+	direct := newMount(b, root, "direct", "", nil, "--upload=false", "--direct-writes")
+	sameFS(b, native, mnt.backing, noj.backing, nowb.backing, direct.backing)
+	return []config{{"native", native, nil}, {"mount", mnt.mnt, mnt}, {"nojournal", noj.mnt, noj}, {"nowb", nowb.mnt, nowb}, {"direct", direct.mnt, direct}}
 }
 
 // ratio is how fast b ran relative to a: a's time over b's.
@@ -94,19 +95,30 @@ func repetition(b *testing.B, s series, cfgs []config, rep int, bytes int64, cpu
 //
 //	x-mount/native        mount (journal, writeback cache) vs native   target >= 0.75
 //	x-nowb/native         the same without the writeback cache
+//	x-direct/native       --direct-writes
 //	x-journal/nojournal   mount vs the same mount with nothing journaled target >= 0.95
 //	mount-cpu-s/GB        daemon CPU (user+sys) per 10^9 bytes written
 func BenchmarkSeqWrite(b *testing.B) {
+	seqWrite(b, 2<<30, 1<<20)
+}
+
+// BenchmarkSeqWrite64K is BenchmarkSeqWrite with 64 KiB writes of 1 GiB:
+// what a writer of smaller blocks gets, where --direct-writes costs a
+// round trip per write.
+func BenchmarkSeqWrite64K(b *testing.B) {
+	seqWrite(b, 1<<30, 64<<10)
+}
+
+func seqWrite(b *testing.B, size int64, block int) {
 	needRoot(b)
-	const size = 2 << 30
 	cfgs := writeConfigs(b, b.TempDir())
-	buf := randBuf(1 << 20)
+	buf := randBuf(block)
 	s := series{}
 	b.SetBytes(size)
 	rep := 0
 	for b.Loop() {
 		b.StopTimer()
-		t := repetition(b, s, cfgs, rep, size, cpuMetric{"cpu-s/GB", 1e9 / size},
+		t := repetition(b, s, cfgs, rep, size, cpuMetric{"cpu-s/GB", 1e9 / float64(size)},
 			func(c config) {
 				if err := os.Remove(filepath.Join(c.dir, "seq")); err != nil && !os.IsNotExist(err) {
 					b.Fatal(err)
@@ -115,6 +127,7 @@ func BenchmarkSeqWrite(b *testing.B) {
 			func(c config) time.Duration { return writeSeq(b, filepath.Join(c.dir, "seq"), size, buf) })
 		s.add("x-mount/native", ratio(t["native"], t["mount"]))
 		s.add("x-nowb/native", ratio(t["native"], t["nowb"]))
+		s.add("x-direct/native", ratio(t["native"], t["direct"]))
 		s.add("x-journal/nojournal", ratio(t["nojournal"], t["mount"]))
 		rep++
 		b.StartTimer()
@@ -151,6 +164,7 @@ func BenchmarkRandWrite(b *testing.B) {
 			func(c config) time.Duration { return writeAt(b, filepath.Join(c.dir, "rand"), offs, buf) })
 		s.add("x-mount/native", ratio(t["native"], t["mount"]))
 		s.add("x-nowb/native", ratio(t["native"], t["nowb"]))
+		s.add("x-direct/native", ratio(t["native"], t["direct"]))
 		s.add("x-journal/nojournal", ratio(t["nojournal"], t["mount"]))
 		rep++
 		b.StartTimer()

@@ -47,6 +47,7 @@ func TestMountRefusesBadInput(t *testing.T) {
 		{"backing missing", []string{"mount", "--backing", filepath.Join(dir, "nob"), "--remote", "file://" + remote, empty}, exitcode.LocalDir, "does not exist"},
 		{"backing is a file", []string{"mount", "--backing", file, "--remote", "file://" + remote, empty}, exitcode.LocalDir, "not a directory"},
 		{"remote dir missing", []string{"mount", "--backing", backing, "--remote", "file://" + filepath.Join(dir, "noremote"), empty}, exitcode.Remote, "does not exist"},
+		{"direct writes with the writeback cache", append(append([]string{"mount", "--direct-writes", "--writeback-cache=true"}, good...), empty), exitcode.Usage, "--direct-writes"},
 		{"state inside backing", []string{"mount", "--backing", backing, "--state", filepath.Join(backing, "st"), "--remote", "file://" + remote, empty}, exitcode.Usage, "must not contain each other"},
 	}
 	for _, tc := range cases {

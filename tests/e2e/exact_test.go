@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
-	"strconv"
 	"testing"
 
 	"github.com/syncfs/syncfs/internal/ranges"
@@ -15,20 +14,29 @@ import (
 // that existed before the mount (shipped, so the journal holds nothing of
 // them) and compares the journaled ranges with the bytes written: none
 // missed, and nothing more than page rounding (the writeback cache writes
-// whole pages) extra.
+// whole pages) extra. With --direct-writes every write reaches the daemon
+// as the writer made it, so that flavour is held to exact ranges.
 func TestJournaledRangesAreExact(t *testing.T) {
-	for _, wb := range []bool{false, true} {
-		t.Run(fmt.Sprintf("writeback=%v", wb), func(t *testing.T) {
+	for _, fl := range []struct {
+		name      string
+		writeback bool
+		flag      string
+	}{
+		{"writeback=false", false, "--writeback-cache=false"},
+		{"writeback=true", true, "--writeback-cache=true"},
+		{"direct-writes", false, "--direct-writes"},
+	} {
+		t.Run(fl.name, func(t *testing.T) {
 			for seed := int64(1); seed <= 3; seed++ {
-				exactRound(t, wb, seed)
+				exactRound(t, fl.writeback, seed, fl.flag)
 			}
 		})
 	}
 }
 
-func exactRound(t *testing.T, writeback bool, seed int64) {
+func exactRound(t *testing.T, writeback bool, seed int64, flag string) {
 	rng := rand.New(rand.NewSource(seed))
-	m := newMount(t, "", nil, "--upload=false", "--writeback-cache="+strconv.FormatBool(writeback))
+	m := newMount(t, "", nil, "--upload=false", flag)
 	const nfiles = 5
 	sizes := map[string]int64{}
 	for i := 0; i < nfiles; i++ {

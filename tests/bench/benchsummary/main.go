@@ -172,6 +172,7 @@ func fmtd(r *results) getter {
 
 const (
 	seq    = "BenchmarkSeqWrite"
+	seq64  = "BenchmarkSeqWrite64K"
 	rnd    = "BenchmarkRandWrite"
 	cold   = "BenchmarkColdRead"
 	rss    = "BenchmarkWriteRSS"
@@ -202,6 +203,16 @@ var sections = []section{
 				}},
 			{"Sequential, writeback cache off: mount / native", seq, "x-nowb/native", "%.2fx", "", 0,
 				func(g getter) string { return fmt.Sprintf("mount %s MB/s", g(seq, "nowb-MB/s")) }},
+			{"Sequential, `--direct-writes`: mount / native", seq, "x-direct/native", "%.2fx", ">=", 0.75,
+				func(g getter) string {
+					return fmt.Sprintf("mount %s MB/s; daemon CPU %s s/GB", g(seq, "direct-MB/s"), g(seq, "direct-cpu-s/GB"))
+				}},
+			{"Sequential 64 KiB writes, 1 GiB + fsync: mount / native (writeback cache on)", seq64, "x-mount/native", "%.2fx", "", 0,
+				func(g getter) string {
+					return fmt.Sprintf("mount %s MB/s, native %s MB/s", g(seq64, "mount-MB/s"), g(seq64, "native-MB/s"))
+				}},
+			{"Sequential 64 KiB writes, `--direct-writes`: mount / native", seq64, "x-direct/native", "%.2fx", "", 0,
+				func(g getter) string { return fmt.Sprintf("mount %s MB/s", g(seq64, "direct-MB/s")) }},
 			{"Journaling overhead, sequential: mount / same mount with `--exclude '*'` (nothing journaled)", seq, "x-journal/nojournal", "%.2fx", ">=", 0.95,
 				func(g getter) string {
 					return fmt.Sprintf("no journal %s MB/s; daemon CPU %s vs %s s/GB", g(seq, "nojournal-MB/s"), g(seq, "mount-cpu-s/GB"), g(seq, "nojournal-cpu-s/GB"))
@@ -213,6 +224,10 @@ var sections = []section{
 			{"4 KiB random writes, writeback cache off: mount / native", rnd, "x-nowb/native", "%.2fx", "", 0,
 				func(g getter) string {
 					return fmt.Sprintf("mount %s MB/s; daemon CPU %s µs/write", g(rnd, "nowb-MB/s"), g(rnd, "nowb-cpu-us/write"))
+				}},
+			{"4 KiB random writes, `--direct-writes`: mount / native", rnd, "x-direct/native", "%.2fx", "", 0,
+				func(g getter) string {
+					return fmt.Sprintf("mount %s MB/s; daemon CPU %s µs/write", g(rnd, "direct-MB/s"), g(rnd, "direct-cpu-us/write"))
 				}},
 			{"Journaling overhead, 4 KiB random: mount / `--exclude '*'`", rnd, "x-journal/nojournal", "%.2fx", "", 0,
 				func(g getter) string { return fmt.Sprintf("no journal %s MB/s", g(rnd, "nojournal-MB/s")) }},
