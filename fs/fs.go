@@ -105,6 +105,19 @@ func (fs *FS) Close() { fs.b.Close() }
 // Stats returns the mount's counters.
 func (fs *FS) Stats() *Stats { return &fs.stats }
 
+// WriteMode names how writes reach the daemon, as negotiated with the
+// kernel: "direct" (FOPEN_DIRECT_IO), "writeback-cache" or
+// "write-through" (each write(2) waits for the daemon).
+func (fs *FS) WriteMode() string {
+	switch {
+	case fs.directWrites.Load():
+		return "direct"
+	case fs.writeback.Load():
+		return "writeback-cache"
+	}
+	return "write-through"
+}
+
 func (fs *FS) logf(format string, args ...any) { fs.log.Printf(format, args...) }
 
 // Inode numbers: a journaled inode's number is its journal ID, stable for

@@ -47,9 +47,9 @@ undo() {
 	fi
 }
 
-# opted_out: whether this job goes without syncfs. The job's --comment
-# says syncfs:off (or, with SYNCFS_MODE=opt-in, lacks syncfs:on).
-opted_out() {
+# job_words: the words of the job's --comment, space-separated and with
+# a space at each end, in JOB_WORDS.
+job_words() {
 	local comment
 	if [[ -v SLURM_JOB_COMMENT ]]; then
 		comment=$SLURM_JOB_COMMENT
@@ -59,11 +59,16 @@ opted_out() {
 	else
 		comment=$(sed -n 's/^ *Comment=//p' <<<"$comment")
 	fi
-	local words=" ${comment//[,;]/ } "
-	if [[ $words == *" syncfs:off "* ]]; then
+	JOB_WORDS=" ${comment//[,;]/ } "
+}
+
+# opted_out: whether this job goes without syncfs. The job's --comment
+# says syncfs:off (or, with SYNCFS_MODE=opt-in, lacks syncfs:on).
+opted_out() {
+	if [[ $JOB_WORDS == *" syncfs:off "* ]]; then
 		return 0
 	fi
-	[[ $SYNCFS_MODE == opt-in && $words != *" syncfs:on "* ]]
+	[[ $SYNCFS_MODE == opt-in && $JOB_WORDS != *" syncfs:on "* ]]
 }
 
 # expand TEMPLATE: the remote URL for this job, placeholders filled in.
@@ -103,6 +108,7 @@ make_file_remote() {
 
 main() {
 	load_conf || exit 1
+	job_words
 	if opted_out; then
 		note "not mounting syncfs: the job's --comment opts out (SYNCFS_MODE=$SYNCFS_MODE)"
 		exit 0
@@ -178,6 +184,12 @@ main() {
 	for x in "${SYNCFS_EXCLUDES[@]}"; do
 		args+=(--exclude "$x")
 	done
+	# syncfs:direct: the job writes large blocks and asks for them to go
+	# straight to the backing file (docs/slurm.md).
+	if [[ $JOB_WORDS == *" syncfs:direct "* ]]; then
+		args+=(--direct-writes)
+		note "mounting $MNT with --direct-writes: the job's --comment asks for syncfs:direct"
+	fi
 	args+=("${SYNCFS_MOUNT_OPTIONS[@]}" -- "$MNT")
 	# Credentials (AWS_*) reach the daemon through its environment only.
 	if [[ -n $SYNCFS_ENV_FILE ]]; then

@@ -176,8 +176,9 @@ func BenchmarkRandWrite(b *testing.B) {
 // BenchmarkColdRead reads a 2 GiB file opened read-only with 1 MiB reads
 // from a cold page cache: natively, through a mount with the default
 // options (passthrough asked for, writeback cache on), through one with
-// --writeback-cache=false (passthrough asked for) and through one with
-// --passthrough=false.
+// --writeback-cache=false (passthrough asked for), through one with
+// --direct-writes (which turns the writeback cache off) and through one
+// with --passthrough=false.
 //
 // The kernel refuses passthrough on a connection that negotiated the
 // writeback cache (fs/fuse/inode.c, process_init_reply: "don't allow the
@@ -194,6 +195,7 @@ func BenchmarkRandWrite(b *testing.B) {
 //
 //	x-mount/native          default options              target >= 0.95
 //	x-nowb/native           --writeback-cache=false (passthrough in effect)
+//	x-direct/native         --direct-writes (passthrough in effect)
 //	x-nopassthrough/native  --passthrough=false
 func BenchmarkColdRead(b *testing.B) {
 	needRoot(b)
@@ -205,9 +207,10 @@ func BenchmarkColdRead(b *testing.B) {
 	}
 	mnt := newMount(b, root, "mount", "", nil, "--upload=false")
 	nowb := newMount(b, root, "nowb", "", nil, "--upload=false", "--writeback-cache=false")
+	direct := newMount(b, root, "direct", "", nil, "--upload=false", "--direct-writes")
 	nopt := newMount(b, root, "nopassthrough", "", nil, "--upload=false", "--passthrough=false")
-	sameFS(b, native, mnt.backing, nowb.backing, nopt.backing)
-	cfgs := []config{{"native", native, nil}, {"mount", mnt.mnt, mnt}, {"nowb", nowb.mnt, nowb}, {"nopassthrough", nopt.mnt, nopt}}
+	sameFS(b, native, mnt.backing, nowb.backing, direct.backing, nopt.backing)
+	cfgs := []config{{"native", native, nil}, {"mount", mnt.mnt, mnt}, {"nowb", nowb.mnt, nowb}, {"direct", direct.mnt, direct}, {"nopassthrough", nopt.mnt, nopt}}
 	fill := randBuf(1 << 20)
 	for _, c := range cfgs {
 		writeSeq(b, filepath.Join(c.dir, "cold"), size, fill)
@@ -226,6 +229,7 @@ func BenchmarkColdRead(b *testing.B) {
 			func(c config) time.Duration { return readAll(b, filepath.Join(c.dir, "cold"), size, buf) })
 		s.add("x-mount/native", ratio(t["native"], t["mount"]))
 		s.add("x-nowb/native", ratio(t["native"], t["nowb"]))
+		s.add("x-direct/native", ratio(t["native"], t["direct"]))
 		s.add("x-nopassthrough/native", ratio(t["native"], t["nopassthrough"]))
 		rep++
 		b.StartTimer()

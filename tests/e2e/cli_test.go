@@ -147,7 +147,7 @@ func TestStatusJSON(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatal(r)
 	}
-	for _, want := range []string{`"pid":`, `"dirty_bytes": 10000`, `"path": "a"`, `"dirty": [`, `"pending_bytes": 10000`, `"uploaded_bytes": 0`, `"sent_bytes":`} {
+	for _, want := range []string{`"pid":`, `"write_mode": "writeback-cache"`, `"dirty_bytes": 10000`, `"path": "a"`, `"dirty": [`, `"pending_bytes": 10000`, `"uploaded_bytes": 0`, `"sent_bytes":`} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("status lacks %s:\n%s", want, r.Stdout)
 		}
@@ -155,6 +155,12 @@ func TestStatusJSON(t *testing.T) {
 	r = syncfs(t, nil, "flush", "--wait", m.mnt)
 	if r.Code != exitcode.Error || !strings.Contains(r.Stderr, "does not upload") {
 		t.Errorf("flush of a mount that does not upload: %v", r)
+	}
+	for flag, mode := range map[string]string{"--writeback-cache=false": "write-through", "--direct-writes": "direct"} {
+		m := newMount(t, "", nil, "--upload=false", flag)
+		if r := syncfs(t, nil, "status", "--json", m.mnt); !strings.Contains(r.Stdout, `"write_mode": "`+mode+`"`) {
+			t.Errorf("mount %s: status lacks write_mode %s: %v", flag, mode, r)
+		}
 	}
 }
 

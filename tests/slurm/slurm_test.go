@@ -17,10 +17,11 @@ func TestSlurm(t *testing.T) {
 	c := startCluster(t)
 	solver := []string{"solver", c.path("bin", "fakesolver"), "-size", "16MiB", "-steps", "6"}
 
-	// Three jobs at once: the node runs two at a time.
+	// Four jobs at once: the node runs two at a time.
 	completed := c.submit(nil, solver...)
 	failed := c.submit(nil, append(solver, "-fail-after", "3")...)
 	optedOut := c.submit([]string{"--comment=syncfs:off"}, "off")
+	direct := c.submit([]string{"--comment=syncfs:direct"}, solver...)
 
 	t.Run("Completed", func(t *testing.T) {
 		c := c.with(t)
@@ -46,6 +47,15 @@ func TestSlurm(t *testing.T) {
 		c.checkGone(c.data(optedOut), c.mnt(optedOut))
 		if l := c.siteLog(optedOut); !strings.Contains(l, "opts out") {
 			t.Errorf("site log does not say the job opted out:\n%s", l)
+		}
+	})
+
+	t.Run("DirectWrites", func(t *testing.T) {
+		c := c.with(t)
+		c.waitGone(direct, 90*time.Second)
+		c.checkShipped(direct, "COMPLETED", "0:0")
+		if l := c.siteLog(direct); !strings.Contains(l, "with --direct-writes") {
+			t.Errorf("site log does not say the mount used --direct-writes:\n%s", l)
 		}
 	})
 

@@ -240,6 +240,10 @@ var sections = []section{
 				func(g getter) string {
 					return fmt.Sprintf("mount %s MB/s; daemon CPU during the read %s s", g(cold, "nowb-MB/s"), g(cold, "nowb-daemon-cpu-s"))
 				}},
+			{"Cold read, `--direct-writes` (passthrough in effect): mount / native", cold, "x-direct/native", "%.2fx", ">=", 0.95,
+				func(g getter) string {
+					return fmt.Sprintf("mount %s MB/s; daemon CPU during the read %s s", g(cold, "direct-MB/s"), g(cold, "direct-daemon-cpu-s"))
+				}},
 			{"Cold read, `--passthrough=false`: mount / native", cold, "x-nopassthrough/native", "%.2fx", "", 0,
 				func(g getter) string {
 					return fmt.Sprintf("mount %s MB/s; daemon CPU during the read %s s", g(cold, "nopassthrough-MB/s"), g(cold, "nopassthrough-daemon-cpu-s"))
