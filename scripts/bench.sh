@@ -7,7 +7,7 @@
 # Every figure is a ratio against a baseline measured in the same run on
 # the same file system, the median over BENCH_REPS repetitions. Needs root
 # (FUSE DirectMount, dropping the page cache), MinIO (see
-# internal/miniotest), rclone and rsync. Takes about 15-20 minutes.
+# internal/miniotest), rclone and rsync. Takes about 25-30 minutes.
 #
 #   BENCH_REPS=7          repetitions of each write-path figure
 #   BENCH_UPLOAD_REPS=5   repetitions of the uploader workload
