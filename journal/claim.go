@@ -119,6 +119,17 @@ func (j *Journal) AckOps(upTo uint64) error {
 	})
 }
 
+// PendingOps returns how many namespace operations (creates, renames,
+// unlinks...) are logged and not yet acknowledged by the remote.
+func (j *Journal) PendingOps() (int, error) {
+	n := 0
+	err := j.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bucketOps).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
 // Dirty returns the IDs of inodes with dirty work that is not claimed, in
 // no particular order, with their oldest generation.
 func (j *Journal) Dirty() (map[ID]uint64, error) {

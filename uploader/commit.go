@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/syncfs/syncfs/format"
 	"github.com/syncfs/syncfs/internal/ranges"
@@ -47,23 +48,56 @@ func (u *Uploader) commit(ctx context.Context, id journal.ID) error {
 	}
 	path, shipped, err := u.ship(ctx, id, dirty)
 	if err != nil {
-		if uerr := u.j.Unclaim(c); uerr != nil {
-			u.log.Printf("returning the claim of %s: %v", pathOr(path, id), uerr)
+		// The claim must go back whatever it takes: a claim left in
+		// flight is never claimed again (until a restart), and its bytes
+		// would stay pending for ever.
+		u.settleClaim(ctx, id, path, "returning the claim", func() error { return u.j.Unclaim(c) })
+		if errors.Is(err, errMoved) {
+			u.noteMoved(id, path, err)
+		} else {
+			u.noteError(id, path, err)
 		}
-		u.noteError(id, path, err)
 		return err
 	}
-	ack := u.j.Ack(c)
-	if shipped != nil {
-		ack = u.j.AckShipped(c, *shipped)
+	if shipped == nil && path == "" && id != journal.RootID {
+		u.stats.Vanished.Add(1) // removed before it shipped: nothing to do
 	}
-	if err := ack; err != nil {
-		u.noteError(id, path, err)
+	ack := func() error { return u.j.Ack(c) }
+	if shipped != nil {
+		ack = func() error { return u.j.AckShipped(c, *shipped) }
+	}
+	if err := u.settleClaim(ctx, id, path, "acknowledging the upload", ack); err != nil {
 		return err
 	}
 	u.stats.Commits.Add(1)
 	u.noteSuccess(id)
 	return nil
+}
+
+// settleClaim runs fn (an Ack or an Unclaim) until it succeeds or ctx
+// ends. They fail only when the journal cannot commit (a full or failing
+// state disk); once it can again they must happen, or the claim would
+// stay in flight and its bytes pending until the next start. The first
+// failure is noted as an error of the inode; success clears it.
+func (u *Uploader) settleClaim(ctx context.Context, id journal.ID, path, what string, fn func() error) error {
+	wait := 100 * time.Millisecond
+	for tries := 0; ; tries++ {
+		err := fn()
+		if err == nil {
+			return nil
+		}
+		if tries == 0 {
+			u.noteError(id, path, fmt.Errorf("%s: %w (retrying until the journal can commit)", what, err))
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err // still in flight: the next start requeues it
+		case <-t.C:
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 // ship writes inode id to the store as it is now in the backing

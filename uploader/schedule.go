@@ -34,6 +34,10 @@ func (u *Uploader) Run(ctx context.Context) error {
 			if _, err := u.replayOps(ctx); err != nil && ctx.Err() == nil {
 				u.noteError(0, "", fmt.Errorf("namespace: %w", err))
 				opsRetry = time.Now().Add(2 * time.Second)
+			} else if err == nil {
+				u.mu.Lock()
+				u.forgetErrorsLocked(0)
+				u.mu.Unlock()
 			}
 		}
 		u.dispatch(ctx, work)

@@ -107,6 +107,10 @@ type Stats struct {
 	Deleted       atomic.Int64
 	Errors        atomic.Int64
 	Retries       atomic.Int64
+	// Vanished counts commits that found their file already removed: a
+	// short-lived file (a SQLite -journal) unlinked before it shipped.
+	// Not an error; nothing is owed to the remote for it.
+	Vanished atomic.Int64
 }
 
 // ErrorInfo is a recent error, for status.
@@ -114,13 +118,22 @@ type ErrorInfo struct {
 	Time  time.Time `json:"time"`
 	Path  string    `json:"path,omitempty"`
 	Error string    `json:"error"`
+
+	id journal.ID // whose error: it leaves the list when id commits (0: the namespace)
 }
 
 type inodeErr struct {
 	err   error
 	tries int
 	until time.Time // no retry before
+	quiet bool      // a benign race (moved since journaled): not reported
 }
+
+// quietMoves is how many times in a row a file may be found moved or
+// changed since it was journaled before that is reported as an error: a
+// rename or unlink racing the upload settles within a retry or two, a
+// backing dir changed behind the mount's back does not.
+const quietMoves = 5
 
 // New returns an uploader of the journal j, reading backing files under
 // backing, writing to store.
@@ -191,7 +204,7 @@ func (u *Uploader) InodeState(id journal.ID) string {
 	if u.busy[id] {
 		return "uploading"
 	}
-	if e := u.inodeErrs[id]; e != nil {
+	if e := u.inodeErrs[id]; e != nil && !e.quiet {
 		return "retrying: " + e.err.Error()
 	}
 	return ""
@@ -202,7 +215,8 @@ func (u *Uploader) noteError(id journal.ID, path string, err error) {
 	u.log.Printf("upload of %s: %v", pathOr(path, id), err)
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.lastErrs = append(u.lastErrs, ErrorInfo{Time: time.Now().UTC(), Path: path, Error: err.Error()})
+	u.forgetErrorsLocked(id) // one entry per inode: the latest
+	u.lastErrs = append(u.lastErrs, ErrorInfo{Time: time.Now().UTC(), Path: path, Error: err.Error(), id: id})
 	if len(u.lastErrs) > 20 {
 		u.lastErrs = u.lastErrs[len(u.lastErrs)-20:]
 	}
@@ -217,16 +231,53 @@ func (u *Uploader) noteError(id journal.ID, path string, err error) {
 		e = &inodeErr{}
 		u.inodeErrs[id] = e
 	}
-	e.err, e.tries = err, e.tries+1
+	e.err, e.tries, e.quiet = err, e.tries+1, false
 	e.until = time.Now().Add(backoff(e.tries))
 	close(u.progress) // a flush waiting may have to report it
 	u.progress = make(chan struct{})
+}
+
+// noteMoved is noteError for errMoved: the backing file is not (yet)
+// where the journal says, because a rename or unlink is on its way into
+// the journal. That is a race, not an error, until it persists.
+func (u *Uploader) noteMoved(id journal.ID, path string, err error) {
+	u.mu.Lock()
+	e := u.inodeErrs[id]
+	if e == nil || e.quiet {
+		if e == nil {
+			e = &inodeErr{quiet: true}
+			u.inodeErrs[id] = e
+		}
+		e.err, e.tries = err, e.tries+1
+		if e.tries <= quietMoves {
+			e.until = time.Now().Add(time.Duration(e.tries) * 100 * time.Millisecond)
+			u.mu.Unlock()
+			return
+		}
+		e.quiet = false
+	}
+	u.mu.Unlock()
+	u.noteError(id, path, err)
+}
+
+// forgetErrorsLocked drops the recent errors of id: they are resolved.
+// Caller holds u.mu.
+func (u *Uploader) forgetErrorsLocked(id journal.ID) {
+	kept := u.lastErrs[:0]
+	for _, e := range u.lastErrs {
+		if e.id != id {
+			kept = append(kept, e)
+		}
+	}
+	clear(u.lastErrs[len(kept):])
+	u.lastErrs = kept
 }
 
 func (u *Uploader) noteSuccess(id journal.ID) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	delete(u.inodeErrs, id)
+	u.forgetErrorsLocked(id)
 	if len(u.inodeErrs) == 0 {
 		u.permErr = nil
 	}

@@ -4,14 +4,20 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"io"
+	"log"
 	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/internal/beneath"
 	"github.com/syncfs/syncfs/journal"
 	"github.com/syncfs/syncfs/remote"
 	"github.com/syncfs/syncfs/remote/mem"
@@ -210,5 +216,71 @@ func TestFlushFailsOnPermanentError(t *testing.T) {
 	st, _ := r.j.State()
 	if len(st) != 1 || st[0].Dirty.Union(st[0].InFlight).Bytes() != 4 {
 		t.Fatalf("the rejected data is no longer in the journal: %+v", st)
+	}
+}
+
+// failingAcks is a journal whose acknowledgements and unclaims fail the
+// first n times, as they do while the state disk is full.
+type failingAcks struct {
+	*journal.Journal
+	mu sync.Mutex
+	n  int
+}
+
+func (f *failingAcks) fail() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n > 0 {
+		f.n--
+		return syscall.ENOSPC
+	}
+	return nil
+}
+
+func (f *failingAcks) Ack(c journal.Claim) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Journal.Ack(c)
+}
+
+func (f *failingAcks) AckShipped(c journal.Claim, s journal.Shipped) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.Journal.AckShipped(c, s)
+}
+
+// TestAckRetriedWhenJournalRecovers: an upload whose acknowledgement
+// cannot be committed (full state disk) is not left in flight for ever:
+// the ack is retried until the journal takes it, the flush settles, and
+// the error leaves status's list once resolved.
+func TestAckRetriedWhenJournalRecovers(t *testing.T) {
+	r := newRig(t, nil, Config{})
+	fj := &failingAcks{Journal: r.j, n: 3}
+	b, err := beneath.Open(r.backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	u, err := New(fj, r.store, b, Config{Logger: log.New(io.Discard, "", 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := r.create("f")
+	r.write(id, "f", 0, []byte("thirty bytes of pending data.."))
+	r.j.Sync()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	go u.Run(ctx)
+	if err := u.Flush(ctx, r.j.Gen()); err != nil {
+		t.Fatalf("flush after the journal recovered: %v", err)
+	}
+	mustEqual(t, "shipped", readBack(t, r.store, id), r.local("f"))
+	if errs, _ := u.Errors(); len(errs) != 0 {
+		t.Errorf("resolved errors stay listed: %+v", errs)
+	}
+	if fj.n != 0 {
+		t.Errorf("%d failures left: the ack was not retried", fj.n)
 	}
 }

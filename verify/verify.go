@@ -24,6 +24,7 @@ import (
 	"github.com/syncfs/syncfs/browse"
 	"github.com/syncfs/syncfs/format"
 	"github.com/syncfs/syncfs/internal/beneath"
+	"github.com/syncfs/syncfs/internal/exclude"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,9 +32,9 @@ import (
 type Options struct {
 	// Deep reads every remote byte back and compares it.
 	Deep bool
-	// Exclude are name patterns (as mount --exclude) to leave out: files
-	// the mount never ships.
-	Exclude []string
+	// Exclude leaves out what the mount never ships: the same matcher as
+	// mount --exclude, so that the two agree on every pattern.
+	Exclude *exclude.Matcher
 }
 
 // Difference is one path that is not the same on both sides.
@@ -92,20 +93,7 @@ func (v *verifier) diff(p, kind, why string, args ...any) {
 	v.r.Differences = append(v.r.Differences, Difference{Path: p, Kind: kind, Why: fmt.Sprintf(why, args...)})
 }
 
-func (v *verifier) excluded(rel string) bool {
-	for _, pat := range v.opts.Exclude {
-		target := path.Base(rel)
-		if containsSlash(pat) {
-			target = rel
-		}
-		if ok, _ := path.Match(pat, target); ok {
-			return true
-		}
-	}
-	return false
-}
-
-func containsSlash(s string) bool { return bytes.IndexByte([]byte(s), '/') >= 0 }
+func (v *verifier) excluded(rel string) bool { return v.opts.Exclude.Match(rel) }
 
 // dir compares local directory rel with remote directory id.
 func (v *verifier) dir(ctx context.Context, id format.ID, rel string) error {

@@ -27,6 +27,9 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return helpOK(err)
 	}
+	if err := fs.positive("timeout"); err != nil {
+		return err
+	}
 	return flush(ctx, pos[0], *wait, *timeout, *asJSON, stdout)
 }
 
@@ -68,7 +71,21 @@ func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, as
 		if err != nil {
 			if ctx.Err() != nil {
 				show.done()
-				return exitcode.New(exitcode.Timeout, "flush of %s timed out after %v with %s still pending", mnt, time.Since(start).Round(time.Second), humanBytes(p.PendingBytes))
+				// The latest figures, not those of the last answer
+				// before the deadline (maybe none but the barrier).
+				qctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				if err := c.Do(qctx, http.MethodGet, fmt.Sprintf("/flush?barrier=%d&wait=0s", p.Barrier), nil, &q); err == nil {
+					p = q
+				}
+				cancel()
+				if asJSON {
+					printFlushJSON(stdout, p, start, true)
+				}
+				msg := fmt.Sprintf("flush of %s timed out after %v with %s still pending", mnt, time.Since(start).Round(time.Second), pendingString(p))
+				if p.RemoteTrouble != nil {
+					msg += fmt.Sprintf("; %v; %d requests retried so far", p.RemoteTrouble, p.Retries)
+				}
+				return exitcode.New(exitcode.Timeout, "%s", msg)
 			}
 			return deadDaemon(mnt, c, err)
 		}
@@ -77,19 +94,45 @@ func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, as
 		case p.Settled:
 			show.done()
 			if asJSON {
-				return json.NewEncoder(stdout).Encode(struct {
-					FlushProgress
-					Seconds float64 `json:"seconds"`
-				}{p, time.Since(start).Seconds()})
+				return printFlushJSON(stdout, p, start, false)
 			}
 			fmt.Fprintf(stdout, "flushed %s in %v\n", mnt, time.Since(start).Round(time.Millisecond))
 			return nil
 		case p.Error != "":
 			show.done()
-			return exitcode.New(exitcode.Error, "flush of %s failed with %s pending: %s", mnt, humanBytes(p.PendingBytes), p.Error)
+			if asJSON {
+				printFlushJSON(stdout, p, start, false)
+			}
+			return exitcode.New(exitcode.Error, "flush of %s failed with %s pending: %s", mnt, pendingString(p), p.Error)
 		}
 		show.update(p)
 	}
+}
+
+// printFlushJSON prints the outcome of flush --json; a timeout prints it
+// too (with "timed_out"), so that a script reads what was pending.
+func printFlushJSON(w io.Writer, p FlushProgress, start time.Time, timedOut bool) error {
+	return json.NewEncoder(w).Encode(struct {
+		FlushProgress
+		TimedOut bool    `json:"timed_out"`
+		Seconds  float64 `json:"seconds"`
+	}{p, timedOut, time.Since(start).Seconds()})
+}
+
+// pendingString says what a flush still waits for: bytes, operations
+// (creates, renames, deletes, attribute changes), or both.
+func pendingString(p FlushProgress) string {
+	ops := fmt.Sprintf("%d operation", p.PendingOps)
+	if p.PendingOps != 1 {
+		ops += "s"
+	}
+	switch {
+	case p.PendingOps == 0:
+		return humanBytes(p.PendingBytes)
+	case p.PendingBytes == 0:
+		return ops
+	}
+	return humanBytes(p.PendingBytes) + " and " + ops
 }
 
 // progress shows a flush: a bar redrawn in place on a terminal, a plain
@@ -126,7 +169,13 @@ func (p *progress) update(q FlushProgress) {
 	if rate > 0 {
 		eta = (time.Duration(float64(q.PendingBytes)/rate) * time.Second).Round(time.Second).String()
 	}
-	line := fmt.Sprintf("%s pending, %s/s, ETA %s", humanBytes(q.PendingBytes), humanBytes(int64(rate)), eta)
+	line := fmt.Sprintf("%s pending, %s/s, ETA %s", pendingString(q), humanBytes(int64(rate)), eta)
+	if q.PendingBytes == 0 {
+		line = pendingString(q) + " pending" // no bytes: a rate and an ETA say nothing
+	}
+	if q.RemoteTrouble != nil {
+		line += fmt.Sprintf("; retrying (%d so far): %s %s: %s", q.Retries, q.RemoteTrouble.Op, q.RemoteTrouble.Key, q.RemoteTrouble.Error)
+	}
 	if p.tty {
 		done := q.UploadedBytes - p.first
 		total := done + q.PendingBytes

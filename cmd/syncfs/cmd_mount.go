@@ -66,6 +66,9 @@ func parseMount(args []string, stderr io.Writer) (*mountConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := fs.positive("upload-delay", "max-age"); err != nil {
+		return nil, err
+	}
 	c.Mountpoint = pos[0]
 	if c.Direct {
 		if fs.given("writeback-cache") && c.Writeback {

@@ -38,6 +38,9 @@ func runRecover(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return helpOK(err)
 	}
+	if err := fs.positive("timeout"); err != nil {
+		return err
+	}
 	for name, v := range map[string]string{"--state": c.State, "--backing": c.Backing, "--remote": c.Remote} {
 		if v == "" {
 			return exitcode.New(exitcode.Usage, "recover: %s is required", name)

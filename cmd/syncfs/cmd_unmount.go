@@ -23,6 +23,9 @@ func runUnmount(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return helpOK(err)
 	}
+	if err := fs.positive("timeout"); err != nil {
+		return err
+	}
 	mnt := pos[0]
 	m, ok, err := mountinfo.Find(mnt)
 	if err != nil {
@@ -43,6 +46,14 @@ func runUnmount(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return exitcode.New(exitcode.Mountpoint, "%s is not a writable syncfs mount (it is %s from %s)", mnt, m.FSType, m.Source)
 	}
 	c := &control.Client{Dir: state}
+	if *withFlush {
+		// Exactly flush --wait: the remote must hold everything before
+		// the mount goes; on a timeout or a failure the mount stays, so
+		// that nothing pending is stranded behind an unmounted daemon.
+		if err := flush(ctx, mnt, true, *timeout, false, stdout); err != nil {
+			return fmt.Errorf("not unmounting %s: %w", mnt, err)
+		}
+	}
 	var out struct {
 		PID int `json:"pid"`
 	}
@@ -82,7 +93,7 @@ func detach(point string) error {
 func stopDaemon(ctx context.Context, c *control.Client, dir string, withFlush bool, timeout time.Duration, stdout io.Writer) error {
 	if withFlush {
 		if err := flush(ctx, dir, true, timeout, false, stdout); err != nil {
-			return fmt.Errorf("not stopping: %w", err)
+			return fmt.Errorf("not stopping the watch of %s: %w", dir, err)
 		}
 	}
 	var out struct {

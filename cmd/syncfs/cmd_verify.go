@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/syncfs/syncfs/browse"
+	"github.com/syncfs/syncfs/internal/exclude"
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/remote/backend"
 	"github.com/syncfs/syncfs/verify"
@@ -30,6 +31,10 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *remoteURL == "" {
 		return exitcode.New(exitcode.Usage, "verify: --remote URL is required")
 	}
+	ex, err := exclude.New(excludes)
+	if err != nil {
+		return exitcode.New(exitcode.Usage, "verify: %v", err)
+	}
 	t, sub, err := browse.OpenURL(ctx, *remoteURL, backend.Options{S3Endpoint: *endpoint}, browse.Options{})
 	if err != nil {
 		if errors.Is(err, browse.ErrNoTree) {
@@ -37,7 +42,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		return exitcode.Wrap(remoteCode(err), err)
 	}
-	r, err := verify.Tree(ctx, t, sub, pos[0], verify.Options{Deep: !*quick, Exclude: excludes})
+	r, err := verify.Tree(ctx, t, sub, pos[0], verify.Options{Deep: !*quick, Exclude: ex})
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,9 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return helpOK(err)
 	}
+	if err := fs.positive("upload-delay", "max-age"); err != nil {
+		return err
+	}
 	if c.Remote == "" {
 		return exitcode.New(exitcode.Usage, "watch: --remote URL is required (file:///abs/path or s3://bucket/prefix)")
 	}

@@ -47,7 +47,8 @@ type daemon struct {
 
 	stopUploads context.CancelFunc
 	retries     atomic.Int64
-	recovered   chan struct{} // closed once the start-up recovery and scan are done
+	trouble     troubleTracker // the remote failure being retried, if any
+	recovered   chan struct{}  // closed once the start-up recovery and scan are done
 	// stopBackground ends recovery and the watcher and waits for them.
 	stopBackground func()
 

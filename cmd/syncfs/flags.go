@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/syncfs/syncfs/internal/exitcode"
 )
@@ -91,4 +93,24 @@ func (fs *flagSet) given(name string) bool {
 	found := false
 	fs.Visit(func(f *flag.Flag) { found = found || f.Name == name })
 	return found
+}
+
+// positive checks duration flags that must be > 0 when given: a zero or
+// negative --timeout would otherwise mean "give up at once" or "never",
+// and a zero --upload-delay would silently become the default.
+func (fs *flagSet) positive(names ...string) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		if err != nil || !slices.Contains(names, f.Name) {
+			return
+		}
+		if d, ok := f.Value.(flag.Getter).Get().(time.Duration); ok && d <= 0 {
+			hint := "use a positive duration such as 30s or 10m"
+			if f.Name == "timeout" {
+				hint += ", or leave --timeout out to wait without a limit"
+			}
+			err = exitcode.New(exitcode.Usage, "%s: --%s %v: must be positive (%s)", fs.Name(), f.Name, d, hint)
+		}
+	})
+	return err
 }

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -79,10 +81,71 @@ func (d *daemon) holdLease(ctx context.Context, s remote.Store) (func(), error) 
 // backoff outside a bound on concurrent requests (so backoff waits do not
 // hold a slot).
 func (d *daemon) uploadStore(s remote.Store) remote.Store {
-	return retry.New(limit.New(s, 8), retry.Options{OnRetry: func(e retry.Event) {
-		d.retries.Add(1)
-		d.log.Printf("retrying %s %s (attempt %d) in %v: %v", e.Op, e.Key, e.Attempt, e.Wait.Round(time.Millisecond), e.Err)
-	}})
+	return retry.New(limit.New(s, 8), retry.Options{
+		OnRetry: func(e retry.Event) {
+			d.retries.Add(1)
+			d.trouble.failed(e)
+			d.log.Printf("retrying %s %s (attempt %d) in %v: %v", e.Op, e.Key, e.Attempt, e.Wait.Round(time.Millisecond), e.Err)
+		},
+		OnRecover: func(op, key string, attempts int) { d.trouble.recovered(op, key) },
+	})
+}
+
+// RemoteTrouble is the remote failure requests are being retried for, as
+// status and flush show it: without it a flush that cannot finish says
+// only how much is pending, and the reason is in the log alone.
+type RemoteTrouble struct {
+	Since   time.Time `json:"since"`   // first failure since the remote last answered
+	Time    time.Time `json:"time"`    // the latest failure
+	Op      string    `json:"op"`      // put, get, stat, list, delete
+	Key     string    `json:"key"`     // of the latest failure
+	Attempt int       `json:"attempt"` // how many times that request failed
+	Error   string    `json:"error"`
+}
+
+func (t *RemoteTrouble) String() string {
+	return fmt.Sprintf("the remote fails (since %s): %s %s: %s (attempt %d)",
+		t.Since.Local().Format(time.TimeOnly), t.Op, t.Key, t.Error, t.Attempt)
+}
+
+// troubleTracker holds the current RemoteTrouble: set by each retried
+// failure, cleared once a retried request succeeds (the remote answers
+// again), and forgotten when no failure came for longer than the retry
+// wrapper's longest wait (nothing is retrying any more).
+type troubleTracker struct {
+	mu  sync.Mutex
+	cur *RemoteTrouble
+}
+
+func (tt *troubleTracker) failed(e retry.Event) {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	now := time.Now().UTC()
+	since := now
+	if tt.cur != nil {
+		since = tt.cur.Since
+	}
+	tt.cur = &RemoteTrouble{Since: since, Time: now, Op: e.Op, Key: e.Key, Attempt: e.Attempt, Error: e.Err.Error()}
+}
+
+func (tt *troubleTracker) recovered(op, key string) {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	tt.cur = nil
+}
+
+// troubleStale: retry.Options.Max (30s) plus a slow request.
+const troubleStale = 90 * time.Second
+
+// get returns a copy of the current trouble, nil if none.
+func (tt *troubleTracker) get() *RemoteTrouble {
+	tt.mu.Lock()
+	defer tt.mu.Unlock()
+	if tt.cur == nil || time.Since(tt.cur.Time) > troubleStale {
+		return nil
+	}
+	c := *tt.cur
+	return &c
 }
 
 // failpointFromEnv lets the crash tests kill the daemon, for real, at a

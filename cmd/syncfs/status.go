@@ -22,10 +22,13 @@ type Status struct {
 	UploadedBytes int64                `json:"uploaded_bytes"`       // file bytes shipped since the mount
 	SentBytes     int64                `json:"sent_bytes"`           // bytes put to the remote since the mount, after compression, manifests included
 	ReadBytes     int64                `json:"read_bytes"`           // bytes the uploader read from the backing dir
+	PendingOps    int64                `json:"pending_ops"`          // namespace operations (creates, renames, deletes) and attribute changes not yet in the remote
 	Commits       int64                `json:"commits"`
 	Retries       int64                `json:"retries"`
+	Vanished      int64                `json:"vanished"` // files removed before they shipped: nothing owed to the remote, not an error
 	Errors        []uploader.ErrorInfo `json:"errors"`
-	RemoteError   string               `json:"remote_error,omitempty"` // the remote rejects writes: flush fails with this
+	RemoteError   string               `json:"remote_error,omitempty"`   // the remote rejects writes: flush fails with this
+	RemoteTrouble *RemoteTrouble       `json:"remote_trouble,omitempty"` // requests are being retried, and why
 	Files         []FileStatus         `json:"files"`
 	Reconcile     ReconcileStatus      `json:"reconcile"`
 }
@@ -43,12 +46,15 @@ type ReconcileStatus struct {
 
 // FlushProgress is what the daemon answers about a flush barrier.
 type FlushProgress struct {
-	Barrier       uint64 `json:"barrier"`
-	Settled       bool   `json:"settled"`
-	PendingBytes  int64  `json:"pending_bytes"`
-	UploadedBytes int64  `json:"uploaded_bytes"`
-	SentBytes     int64  `json:"sent_bytes"`
-	Error         string `json:"error,omitempty"`
+	Barrier       uint64         `json:"barrier"`
+	Settled       bool           `json:"settled"`
+	PendingBytes  int64          `json:"pending_bytes"`
+	PendingOps    int64          `json:"pending_ops"`
+	UploadedBytes int64          `json:"uploaded_bytes"`
+	SentBytes     int64          `json:"sent_bytes"`
+	Retries       int64          `json:"retries"`
+	RemoteTrouble *RemoteTrouble `json:"remote_trouble,omitempty"`
+	Error         string         `json:"error,omitempty"`
 }
 
 // FileStatus is one file with work pending.
@@ -78,8 +84,16 @@ func (d *daemon) status() (*Status, error) {
 	if err != nil {
 		return nil, err
 	}
+	ops, err := d.j.PendingOps()
+	if err != nil {
+		return nil, err
+	}
+	st.PendingOps = int64(ops)
 	for _, f := range files {
 		st.DirtyBytes += f.Dirty.Union(f.InFlight).Bytes()
+		if f.AttrDirty {
+			st.PendingOps++
+		}
 		state := d.up.InodeState(f.ID)
 		if state == "" {
 			state = "waiting"
@@ -90,7 +104,8 @@ func (d *daemon) status() (*Status, error) {
 	st.PendingBytes = st.DirtyBytes
 	us := d.up.Stats()
 	st.UploadedBytes, st.SentBytes, st.ReadBytes = us.UploadedBytes.Load(), us.SentBytes.Load(), us.ReadBytes.Load()
-	st.Commits, st.Retries = us.Commits.Load(), d.retries.Load()
+	st.Commits, st.Retries, st.Vanished = us.Commits.Load(), d.retries.Load(), us.Vanished.Load()
+	st.RemoteTrouble = d.trouble.get()
 	var perm error
 	st.Errors, perm = d.up.Errors()
 	if st.Errors == nil {
@@ -114,9 +129,16 @@ func (d *daemon) progress(barrier uint64) FlushProgress {
 	if files, err := d.j.State(); err == nil {
 		for _, f := range files {
 			p.PendingBytes += f.Dirty.Union(f.InFlight).Bytes()
+			if f.AttrDirty {
+				p.PendingOps++
+			}
 		}
+	}
+	if n, err := d.j.PendingOps(); err == nil {
+		p.PendingOps += int64(n)
 	}
 	us := d.up.Stats()
 	p.UploadedBytes, p.SentBytes = us.UploadedBytes.Load(), us.SentBytes.Load()
+	p.Retries, p.RemoteTrouble = d.retries.Load(), d.trouble.get()
 	return p
 }

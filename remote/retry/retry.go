@@ -25,6 +25,10 @@ type Options struct {
 	MaxElapsed time.Duration
 	// OnRetry, if set, is called before each wait. It must not block.
 	OnRetry func(Event)
+	// OnRecover, if set, is called when an operation succeeds after
+	// failed attempts: whoever showed the failure can stop showing it.
+	// It must not block.
+	OnRecover func(op, key string, attempts int)
 }
 
 // Event describes a failed attempt that will be retried.
@@ -62,6 +66,9 @@ func (s *Store) do(ctx context.Context, op, key string, fn func() error) error {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
 		err := fn()
+		if err == nil && attempt > 1 && s.opts.OnRecover != nil {
+			s.opts.OnRecover(op, key, attempt)
+		}
 		if err == nil || remote.IsPermanent(err) || ctx.Err() != nil {
 			return err
 		}

@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/syncfs/syncfs/internal/exitcode"
+	"github.com/syncfs/syncfs/internal/miniotest"
+	"github.com/syncfs/syncfs/internal/mountinfo"
+)
+
+// The tests of this file check that syncfs says what it did: a command
+// that reports success has done it, one that could not says why.
+
+// failWrites makes the proxy answer 503 to every write while on is true.
+func failWrites(proxy *miniotest.FaultProxy, on bool) {
+	proxy.SetRule(func(r *http.Request, n int) miniotest.Fault {
+		if on && (r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodDelete) {
+			return miniotest.Status503
+		}
+		return miniotest.Pass
+	})
+}
+
+// TestUnmountFlush: unmount --flush waits like flush --wait. With the
+// remote failing it times out with exit 3, says why, and leaves the mount
+// in place; with the remote back it ships everything before unmounting,
+// so that the backing dir verifies against the remote afterwards.
+func TestUnmountFlush(t *testing.T) {
+	srv := miniotest.Start(t)
+	bucket := srv.NewBucket(t)
+	proxy := miniotest.NewFaultProxy(t, srv.Endpoint)
+	env := append(srv.Env(), "AWS_ENDPOINT_URL="+proxy.URL)
+	m := newMount(t, miniotest.URL(bucket, "unmount-flush"), env)
+	writeAt(t, m.path("before"), 0, randBytes(1<<20))
+	m.flush()
+
+	failWrites(proxy, true)
+	writeAt(t, m.path("pending"), 0, randBytes(8<<20))
+	os.Mkdir(m.path("dir"), 0o755)
+	r := syncfs(t, env, "unmount", "--flush", "--timeout", "3s", m.mnt)
+	if r.Code != exitcode.Timeout || !strings.Contains(r.Stderr, "not unmounting") || !strings.Contains(r.Stderr, "pending") {
+		t.Fatalf("unmount --flush with the remote failing: %v", r)
+	}
+	oneLine(t, r)
+	if !strings.Contains(r.Stderr, "the remote fails") || !strings.Contains(r.Stderr, "SlowDown") {
+		t.Errorf("the timeout does not say why nothing ships: %s", r.Stderr)
+	}
+	if _, ok, _ := mountinfo.Find(m.mnt); !ok {
+		t.Fatal("unmount --flush timed out but unmounted anyway")
+	}
+	st := status(t, m)
+	if st["pending_bytes"].(float64) < 8<<20 {
+		t.Errorf("pending after the timeout: %v", st["pending_bytes"])
+	}
+	tr, _ := st["remote_trouble"].(map[string]any)
+	if tr == nil || !strings.Contains(fmt.Sprint(tr["error"]), "SlowDown") || tr["attempt"].(float64) < 1 || st["retries"].(float64) < 1 {
+		t.Errorf("status does not show the remote failing: remote_trouble %v, retries %v", st["remote_trouble"], st["retries"])
+	}
+
+	failWrites(proxy, false)
+	r = syncfs(t, env, "unmount", "--flush", "--timeout", "2m", m.mnt)
+	if r.Code != 0 {
+		t.Fatalf("unmount --flush: %v\nlog:\n%s", r, m.log())
+	}
+	if _, ok, _ := mountinfo.Find(m.mnt); ok {
+		t.Fatal("still mounted after unmount --flush")
+	}
+	verifyOK(t, m, m.backing)
+}
+
+// TestFlushTimeoutJSON: flush --json prints its object on a timeout too,
+// with what is pending (bytes and operations) and why nothing ships.
+func TestFlushTimeoutJSON(t *testing.T) {
+	srv := miniotest.Start(t)
+	bucket := srv.NewBucket(t)
+	proxy := miniotest.NewFaultProxy(t, srv.Endpoint)
+	env := append(srv.Env(), "AWS_ENDPOINT_URL="+proxy.URL)
+	m := newMount(t, miniotest.URL(bucket, "json"), env)
+	os.WriteFile(m.path("a"), []byte("x"), 0o644)
+	m.flush()
+
+	failWrites(proxy, true)
+	// Only namespace work pending: a rename and a delete, no bytes.
+	os.Rename(m.path("a"), m.path("b"))
+	os.Mkdir(m.path("d"), 0o755)
+	r := syncfs(t, env, "flush", "--wait", "--json", "--timeout", "3s", m.mnt)
+	if r.Code != exitcode.Timeout {
+		t.Fatalf("flush --json with the remote failing: %v", r)
+	}
+	var out map[string]any
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
+		t.Fatalf("flush --json printed no JSON on timeout: %v: %q", err, r.Stdout)
+	}
+	if out["timed_out"] != true || out["settled"] != false || out["pending_ops"].(float64) < 1 || out["remote_trouble"] == nil {
+		t.Errorf("flush --json on timeout: %s", r.Stdout)
+	}
+	if !strings.Contains(r.Stderr, "operation") {
+		t.Errorf("the timeout line does not count the pending operations: %s", r.Stderr)
+	}
+	failWrites(proxy, false)
+	m.flush()
+	verifyOK(t, m, m.mnt)
+}
+
+// TestShortLivedFilesAreNoErrors: files created and removed before they
+// ship (SQLite's -journal, an editor's temp file) are not upload errors:
+// status's error list stays empty, the daemon logs nothing for them, and
+// they are counted as vanished.
+func TestShortLivedFilesAreNoErrors(t *testing.T) {
+	m := newMount(t, "", nil, "--upload-delay", "50ms")
+	data := randBytes(64 << 10)
+	for i := 0; i < 300; i++ {
+		p := m.path(fmt.Sprintf("db-journal-%d", i%3))
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if i%20 == 0 {
+			os.WriteFile(m.path("db"), data[:i+1], 0o644)
+		}
+	}
+	m.flush()
+	st := status(t, m)
+	if errs := st["errors"].([]any); len(errs) != 0 {
+		t.Errorf("status errors after short-lived files: %v", errs)
+	}
+	if strings.Contains(m.log(), "moved or changed type") {
+		t.Errorf("the daemon logged the benign race:\n%s", m.log())
+	}
+	if st["vanished"] == nil {
+		t.Errorf("status has no vanished count: %v", st)
+	}
+	verifyOK(t, m, m.mnt)
+}
+
+// TestUsageErrors: durations that cannot mean what the user wants and
+// exclude patterns verify cannot use are usage errors (exit 2, one line).
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	mnt := filepath.Join(dir, "mnt")
+	os.MkdirAll(mnt, 0o755)
+	remote := "file://" + dir
+	for _, args := range [][]string{
+		{"flush", "--wait", "--timeout", "0", mnt},
+		{"flush", "--wait", "--timeout", "-5s", mnt},
+		{"unmount", "--flush", "--timeout", "0s", mnt},
+		{"recover", "--state", dir, "--backing", dir, "--remote", remote, "--timeout", "-1m"},
+		{"mount", "--backing", dir, "--remote", remote, "--upload-delay", "-1s", mnt},
+		{"mount", "--backing", dir, "--remote", remote, "--max-age", "0s", mnt},
+		{"watch", "--remote", remote, "--max-age", "-3s", dir},
+		{"verify", "--remote", remote, "--exclude", "[", dir},
+	} {
+		r := syncfs(t, nil, args...)
+		if r.Code != exitcode.Usage {
+			t.Errorf("%v: %v, want exit %d", args, r, exitcode.Usage)
+			continue
+		}
+		oneLine(t, r)
+	}
+}
+
+// TestVerifyExcludeMatchesMount: verify --exclude takes the patterns of
+// mount --exclude with the same meaning, leading and trailing slashes
+// included.
+func TestVerifyExcludeMatchesMount(t *testing.T) {
+	m := newMount(t, "", nil, "--exclude", "/scratch/", "--exclude", "*.tmp")
+	os.MkdirAll(m.path("scratch/deep"), 0o755)
+	os.WriteFile(m.path("scratch/deep/x"), []byte("never shipped"), 0o644)
+	os.WriteFile(m.path("a.tmp"), []byte("never shipped"), 0o644)
+	os.WriteFile(m.path("keep"), []byte("shipped"), 0o644)
+	m.flush()
+	verifyOK(t, m, m.mnt, "--exclude", "/scratch/", "--exclude", "*.tmp")
+}
