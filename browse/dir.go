@@ -36,6 +36,19 @@ const dentryFetchers = 16
 // directory) are left out, each with one log line. A directory nobody
 // wrote to lists empty.
 func (t *Tree) ReadDir(ctx context.Context, dir format.ID) ([]Entry, error) {
+	ents, _, err := t.ReadDirChecked(ctx, dir)
+	return ents, err
+}
+
+// Skipped is a dentry ReadDir left out, and why.
+type Skipped struct {
+	Key string // the dentry's object key
+	Why error  // wraps ErrCorrupt
+}
+
+// ReadDirChecked is ReadDir that also returns the dentries it left out,
+// for a caller that must report them rather than skip them (verify).
+func (t *Tree) ReadDirChecked(ctx context.Context, dir format.ID) ([]Entry, []Skipped, error) {
 	prefix := format.DirPrefix(dir)
 	var infos []remote.ObjectInfo
 	err := t.store.List(ctx, prefix, func(oi remote.ObjectInfo) error {
@@ -43,10 +56,11 @@ func (t *Tree) ReadDir(ctx context.Context, dir format.ID) ([]Entry, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out := make([]Entry, len(infos))
 	ok := make([]bool, len(infos))
+	bad := make([]error, len(infos))
 	work := make(chan int)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -60,8 +74,10 @@ func (t *Tree) ReadDir(ctx context.Context, dir format.ID) ([]Entry, error) {
 				switch {
 				case err == nil:
 					out[i], ok[i] = e, true
-				case errors.Is(err, ErrCorrupt), errors.Is(err, remote.ErrNotFound):
-					// logged by dentry, or deleted since the listing
+				case errors.Is(err, ErrCorrupt):
+					bad[i] = err // logged by dentry
+				case errors.Is(err, remote.ErrNotFound):
+					// deleted since the listing
 				default:
 					mu.Lock()
 					if firstErr == nil {
@@ -81,19 +97,22 @@ func (t *Tree) ReadDir(ctx context.Context, dir format.ID) ([]Entry, error) {
 	close(work)
 	wg.Wait()
 	if firstErr != nil {
-		return nil, firstErr
+		return nil, nil, firstErr
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	entries := out[:0]
+	var skipped []Skipped
 	for i, e := range out {
 		if ok[i] {
 			entries = append(entries, e)
+		} else if bad[i] != nil {
+			skipped = append(skipped, Skipped{Key: infos[i].Key, Why: bad[i]})
 		}
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].Name < entries[j].Name })
-	return entries, nil
+	return entries, skipped, nil
 }
 
 // dentry returns the entry stored at oi.Key, from the dentry cache when

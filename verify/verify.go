@@ -74,6 +74,7 @@ func Tree(ctx context.Context, t *browse.Tree, sub, dir string, opts Options) (*
 	}
 	defer local.Close()
 	v := &verifier{t: t, opts: opts, r: &Report{}, local: local}
+	v.visited.Enter(root.ID, "")
 	v.r.Dirs++
 	if err := v.dir(ctx, root.ID, ""); err != nil {
 		return nil, err
@@ -87,6 +88,8 @@ type verifier struct {
 	opts  Options
 	r     *Report
 	local *beneath.Dir // the local tree, reached fd-relative: paths may exceed PATH_MAX
+
+	visited browse.Visited // remote directories compared: one met twice is a cycle
 }
 
 func (v *verifier) diff(p, kind, why string, args ...any) {
@@ -101,10 +104,15 @@ func (v *verifier) dir(ctx context.Context, id format.ID, rel string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path.Join(v.local.Path, rel), err)
 	}
-	rents, err := v.t.ReadDir(ctx, id)
+	rents, skipped, err := v.t.ReadDirChecked(ctx, id)
 	if err != nil {
 		v.diff(rel, "corrupt", "listing the remote directory: %v", err)
 		return nil
+	}
+	// What ls and get leave out (with a log line) is a difference here:
+	// the remote holds something that cannot be trusted.
+	for _, s := range skipped {
+		v.diff(path.Join(rel, path.Base(s.Key)), "corrupt", "dentry %s: %v", s.Key, s.Why)
 	}
 	remote := map[string]browse.Entry{}
 	for _, e := range rents {
@@ -134,6 +142,10 @@ func (v *verifier) dir(ctx context.Context, id format.ID, rel string) error {
 		switch lk {
 		case format.KindDir:
 			v.r.Dirs++
+			if err := v.visited.Enter(re.ID, p); err != nil {
+				v.diff(p, "corrupt", "%v", err)
+				continue
+			}
 			if err := v.dir(ctx, re.ID, p); err != nil {
 				return err
 			}

@@ -73,6 +73,7 @@ type getter struct {
 	kept    atomic.Int64
 	mu      sync.Mutex
 	failed  int
+	visited browse.Visited // directories planned: a cycle is entered once
 }
 
 // Get copies what rel names in tree into localDir (created if missing):
@@ -107,6 +108,7 @@ func Get(ctx context.Context, tree *browse.Tree, rel string, localDir string, op
 	var dirs []*item
 	if m.Kind == format.KindDir {
 		dirs = append(dirs, &item{e: e, m: m})
+		g.visited.Enter(e.ID, "")
 		if err := g.plan(ctx, nil, e.ID, &items, &dirs); err != nil {
 			return Result{}, err
 		}
@@ -239,6 +241,10 @@ func (g *getter) plan(ctx context.Context, parts []string, id format.ID, items, 
 		case mans[i].Kind != e.Kind:
 			g.fail(path.Join(p...), fmt.Errorf("%w: the dentry says %v, the manifest %v", browse.ErrCorrupt, e.Kind, mans[i].Kind))
 		case e.Kind == format.KindDir:
+			if err := g.visited.Enter(e.ID, path.Join(p...)); err != nil {
+				g.fail(path.Join(p...), err)
+				continue
+			}
 			*dirs = append(*dirs, &item{parts: p, e: e, m: mans[i]})
 			if err := g.plan(ctx, p, e.ID, items, dirs); err != nil {
 				return err

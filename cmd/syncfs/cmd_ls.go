@@ -40,12 +40,15 @@ func runLs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, lsLine(m, name))
 		return nil
 	}
-	return lsDir(ctx, tree, e.ID, "", *recursive, stdout, logger)
+	var visited browse.Visited
+	visited.Enter(e.ID, "")
+	return lsDir(ctx, tree, e.ID, "", *recursive, &visited, stdout, logger)
 }
 
 // lsDir prints directory id (at prefix) and, recursively, its
-// subdirectories.
-func lsDir(ctx context.Context, tree *browse.Tree, id format.ID, prefix string, recursive bool, w io.Writer, logger interface{ Printf(string, ...any) }) error {
+// subdirectories, each once: a hostile remote's dentry that points back
+// at an ancestor is reported, not followed.
+func lsDir(ctx context.Context, tree *browse.Tree, id format.ID, prefix string, recursive bool, visited *browse.Visited, w io.Writer, logger interface{ Printf(string, ...any) }) error {
 	ents, err := tree.ReadDir(ctx, id)
 	if err != nil {
 		return browseErr(err)
@@ -84,7 +87,12 @@ func lsDir(ctx context.Context, tree *browse.Tree, id format.ID, prefix string, 
 	}
 	for i, e := range ents {
 		if errs[i] == nil && e.Kind == format.KindDir && mans[i].Kind == format.KindDir {
-			if err := lsDir(ctx, tree, e.ID, path.Join(prefix, e.Name), true, w, logger); err != nil {
+			p := path.Join(prefix, e.Name)
+			if err := visited.Enter(e.ID, p); err != nil {
+				logger.Printf("%s: skipped: %v", p, err)
+				continue
+			}
+			if err := lsDir(ctx, tree, e.ID, p, true, visited, w, logger); err != nil {
 				return err
 			}
 		}

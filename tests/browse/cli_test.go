@@ -1,10 +1,14 @@
 package browse_test
 
 import (
+	"bytes"
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncfs/syncfs/browse/browsetest"
 	"github.com/syncfs/syncfs/format"
@@ -175,5 +179,61 @@ func TestMountReadOnlyErrors(t *testing.T) {
 	must(t, nil, "unmount", mnt)
 	if r := must(t, nil, "unmount", mnt); !strings.Contains(r.Stdout, "not mounted") {
 		t.Errorf("second unmount: %v", r)
+	}
+}
+
+// TestCLIDirectoryCycle: a hostile remote whose dentry points back at an
+// ancestor directory does not make ls -R, get or verify recurse for ever:
+// each reports the cycle in one line and goes on; get and verify exit 1,
+// and verify also reports the dentries ls and get leave out.
+func TestCLIDirectoryCycle(t *testing.T) {
+	w, url, env := writeTree(t, "file")
+	w.MkdirAll("a/b/c")
+	w.WriteFile("a/b/c/f", []byte("leaf"), 0o644)
+	w.WriteFile("top", []byte("top"), 0o644)
+	w.PutDentry(w.ID("a/b/c"), "up", format.Dentry{Kind: format.KindDir, ID: w.ID("a"), Name: "up"})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	run := func(args ...string) result {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, syncfsBin, args...)
+		cmd.Env = append(os.Environ(), env...)
+		var out, errb bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		if ctx.Err() != nil {
+			t.Fatalf("syncfs %v did not finish: a cycle made it recurse", args)
+		}
+		r := result{Stdout: out.String(), Stderr: errb.String()}
+		if ee, ok := err.(*exec.ExitError); ok {
+			r.Code = ee.ExitCode()
+		}
+		return r
+	}
+	r := run("ls", "-R", url)
+	if r.Code != 0 || strings.Count(r.Stdout, "a/b/c/f") != 1 || strings.Count(r.Stderr, "cycle") != 1 || !strings.Contains(r.Stderr, "a/b/c/up: skipped") {
+		t.Errorf("ls -R: %v", r)
+	}
+	dir := t.TempDir()
+	r = run("get", url, dir)
+	if r.Code != exitcode.Error || strings.Count(r.Stderr, "cycle") != 1 || !strings.Contains(r.Stderr, "1 entries could not be copied") {
+		t.Errorf("get: %v", r)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "a/b/c/f")); string(b) != "leaf" {
+		t.Errorf("a/b/c/f not copied")
+	}
+	// A local tree with a directory where the remote has the cycle:
+	// verify reports it as corrupt instead of following it.
+	os.MkdirAll(filepath.Join(dir, "a/b/c/up/b/c"), 0o755)
+	r = run("verify", "--remote", url, dir)
+	if r.Code != exitcode.Error || !strings.Contains(r.Stdout, "corrupt  a/b/c/up") || !strings.Contains(r.Stdout, "cycle") {
+		t.Errorf("verify of the cycle: %v", r)
+	}
+	os.RemoveAll(filepath.Join(dir, "a/b/c/up"))
+	w.PutRaw(format.DentryKey(w.ID("a/b/c"), "up"), []byte("no longer a dentry"))
+	r = run("verify", "--remote", url, dir)
+	if r.Code != exitcode.Error || !strings.Contains(r.Stdout, "corrupt  a/b/c/up: dentry") {
+		t.Errorf("verify of a skipped dentry: %v", r)
 	}
 }
