@@ -114,6 +114,11 @@ func (j *Journal) createTx(tx *bolt.Tx, parent ID, name string, kind Kind, targe
 	if err := tx.Bucket(bucketDentries).Put(dentryKey(parent, name), encodeDentry(id, kind)); err != nil {
 		return 0, err
 	}
+	if kind == KindSymlink {
+		if err := tx.Bucket(bucketTargets).Put(idKey(id), []byte(target)); err != nil {
+			return 0, err
+		}
+	}
 	gen := j.logOp(tx, op)
 	p := pending{Gen: gen, AttrDirty: true}
 	if adoptSize > 0 && kind == KindFile {
@@ -181,7 +186,7 @@ func dropLink(tx *bolt.Tx, id, parent ID, name string) (bool, error) {
 		if n.Kind == KindDir {
 			removeSubtree(tx, id)
 		}
-		for _, b := range [][]byte{bucketInodes, bucketDirty, bucketInFlight, bucketOpen} {
+		for _, b := range [][]byte{bucketInodes, bucketDirty, bucketInFlight, bucketOpen, bucketTargets} {
 			tx.Bucket(b).Delete(idKey(id))
 		}
 		dropShipped(tx, id)
@@ -364,6 +369,19 @@ func (j *Journal) Kind(id ID) (Kind, error) {
 		return err
 	})
 	return k, err
+}
+
+// Target returns the target symlink id was created with, if the journal
+// has it (symlinks journaled before it kept targets do not).
+func (j *Journal) Target(id ID) (string, bool) {
+	var target string
+	var ok bool
+	j.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketTargets).Get(idKey(id))
+		target, ok = string(v), v != nil
+		return nil
+	})
+	return target, ok
 }
 
 // CreateOpen is Create of a regular file that is being opened for write

@@ -120,7 +120,7 @@ func (u *Uploader) ship(ctx context.Context, id journal.ID, dirty ranges.Set) (s
 	if err != nil {
 		return "", nil, err
 	}
-	loc, err := u.openLocal(path, kind)
+	loc, err := u.openLocal(id, path, kind)
 	if err != nil {
 		return path, nil, err
 	}

@@ -27,7 +27,7 @@ func (l *localFile) close() { unix.Close(l.fd) }
 // claim goes back and is retried shortly.
 var errMoved = errors.New("backing file moved or changed type since it was journaled")
 
-func (u *Uploader) openLocal(path string, kind journal.Kind) (*localFile, error) {
+func (u *Uploader) openLocal(id journal.ID, path string, kind journal.Kind) (*localFile, error) {
 	l := &localFile{fd: -1}
 	var err error
 	switch kind {
@@ -54,6 +54,13 @@ func (u *Uploader) openLocal(path string, kind journal.Kind) (*localFile, error)
 		return nil, fmt.Errorf("%s: %w", path, errMoved)
 	}
 	if kind == journal.KindSymlink {
+		// The journal's copy of the target, where it has one: readlink
+		// would update the backing link's atime under relatime, undoing
+		// a utimensat(AT_SYMLINK_NOFOLLOW) made through the mount.
+		if target, ok := u.j.Target(id); ok {
+			l.target = target
+			return l, nil
+		}
 		dir, name := beneath.Split(path)
 		err := u.local.WithDir(dir, func(dirfd int) error {
 			buf := make([]byte, format.MaxTarget+1)

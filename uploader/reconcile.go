@@ -34,7 +34,7 @@ func (u *Uploader) Reconcile(ctx context.Context, id journal.ID) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	loc, err := u.openLocal(path, kind)
+	loc, err := u.openLocal(id, path, kind)
 	if err != nil {
 		return false, err
 	}

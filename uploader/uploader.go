@@ -25,6 +25,7 @@ type Journal interface {
 	Dirty() (map[journal.ID]uint64, error)
 	Path(journal.ID) (string, error)
 	Kind(journal.ID) (journal.Kind, error)
+	Target(journal.ID) (string, bool)
 	Activity(journal.ID) (open bool, last time.Time)
 	Settled(barrier uint64) (bool, error)
 	Recovered() []journal.ID

@@ -12,6 +12,7 @@ import (
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/internal/miniotest"
 	"github.com/syncfs/syncfs/internal/mountinfo"
+	"golang.org/x/sys/unix"
 )
 
 // The tests of this file check that syncfs says what it did: a command
@@ -178,4 +179,32 @@ func TestVerifyExcludeMatchesMount(t *testing.T) {
 	os.WriteFile(m.path("keep"), []byte("shipped"), 0o644)
 	m.flush()
 	verifyOK(t, m, m.mnt, "--exclude", "/scratch/", "--exclude", "*.tmp")
+}
+
+// TestSymlinkTimesSurviveUpload: shipping a symlink (after utimensat with
+// AT_SYMLINK_NOFOLLOW, which makes its attributes dirty) must not touch
+// the backing link: a readlink there would update its atime under
+// relatime and undo the user's utimensat (pjdfstest utimensat/05.t).
+func TestSymlinkTimesSurviveUpload(t *testing.T) {
+	m := newMount(t, "", nil)
+	link := m.path("link")
+	if err := os.Symlink("target/that/does/not/exist", link); err != nil {
+		t.Fatal(err)
+	}
+	m.flush()
+	ts := []unix.Timespec{{Sec: 1_000_000_000, Nsec: 5}, {Sec: 1_100_000_000, Nsec: 7}}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, link, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		t.Fatal(err)
+	}
+	m.flush()
+	for _, p := range []string{link, filepath.Join(m.backing, "link")} {
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Atim != ts[0] || st.Mtim != ts[1] {
+			t.Errorf("%s after the upload: atime %v mtime %v, want %v %v", p, st.Atim, st.Mtim, ts[0], ts[1])
+		}
+	}
+	verifyOK(t, m, m.mnt)
 }
