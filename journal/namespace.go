@@ -377,7 +377,11 @@ func (j *Journal) Target(id ID) (string, bool) {
 	var target string
 	var ok bool
 	j.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketTargets).Get(idKey(id))
+		b := tx.Bucket(bucketTargets)
+		if b == nil {
+			return nil // an older journal opened read-only
+		}
+		v := b.Get(idKey(id))
 		target, ok = string(v), v != nil
 		return nil
 	})
