@@ -36,6 +36,20 @@ type Options struct {
 // ErrCorrupt is wrapped by the error Open returns for a damaged journal.
 var ErrCorrupt = errors.New("journal is corrupt")
 
+// CorruptError is a damaged journal file. Its message says what to do;
+// Detail is what bbolt or the checker said (a panic's first line, a page
+// number), for the log rather than for the user.
+type CorruptError struct {
+	Path   string
+	Detail string
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("the journal %s is damaged and cannot be read; move it aside (mv %s %s.damaged) and mount again: the backing directory will then be compared with the remote and every difference shipped", e.Path, e.Path, e.Path)
+}
+
+func (e *CorruptError) Unwrap() error { return ErrCorrupt }
+
 // Journal is an open journal. All methods are safe for concurrent use.
 type Journal struct {
 	dir       string
@@ -108,7 +122,7 @@ func open(dir string, lock *lockFile, opts Options) (*Journal, error) {
 		NoSync:         opts.NoSync,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v; move it aside and mount again (the backing directory will then be compared with the remote)", ErrCorrupt, path, err)
+		return nil, &CorruptError{Path: path, Detail: err.Error()}
 	}
 	j := &Journal{
 		dir:       dir,
@@ -128,7 +142,7 @@ func open(dir string, lock *lockFile, opts Options) (*Journal, error) {
 	}
 	if err := j.init(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("%w: %s: %v; move it aside and mount again (the backing directory will then be compared with the remote)", ErrCorrupt, path, err)
+		return nil, &CorruptError{Path: path, Detail: err.Error()}
 	}
 	go j.committer()
 	return j, nil

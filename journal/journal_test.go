@@ -355,6 +355,16 @@ func TestCorruptJournal(t *testing.T) {
 		if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "move it aside") {
 			t.Fatalf("corrupt journal: %v", err)
 		}
+		// The user gets what to do, not bbolt's internals.
+		for _, internal := range []string{"panic", "goroutine", "page", "freelist", "invalid"} {
+			if strings.Contains(err.Error(), internal) {
+				t.Errorf("the message shows bbolt's internals (%q): %v", internal, err)
+			}
+		}
+		var ce *CorruptError
+		if !errors.As(err, &ce) || ce.Detail == "" {
+			t.Errorf("no detail for the log: %#v", err)
+		}
 		t.Logf("detected: %v", err)
 		detected++
 	}

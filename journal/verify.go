@@ -58,7 +58,7 @@ func verifyFile(path string) error {
 	if msg == "" {
 		msg = err.Error()
 	}
-	return fmt.Errorf("%w: %s: %s; move it aside and mount again (the backing directory will then be compared with the remote)", ErrCorrupt, path, msg)
+	return &CorruptError{Path: path, Detail: msg}
 }
 
 func verifyInProcess(path string) error {

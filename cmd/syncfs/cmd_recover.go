@@ -72,7 +72,7 @@ func runRecover(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case errors.Is(err, journal.ErrLocked):
 		return exitcode.Wrap(exitcode.Busy, fmt.Errorf("%w (a daemon still runs: use syncfs flush on its mount instead)", err))
 	case err != nil:
-		return exitcode.Wrap(exitcode.LocalDir, err)
+		return journalErr(err, nil) // one line on stderr: no detail
 	}
 	d.j = j
 	defer j.Close()

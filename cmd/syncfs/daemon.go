@@ -94,11 +94,8 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 	}
 
 	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs pid %d (%s)", os.Getpid(), d.what())})
-	switch {
-	case errors.Is(err, journal.ErrLocked):
-		return exitcode.Wrap(exitcode.Busy, err)
-	case err != nil:
-		return exitcode.Wrap(exitcode.LocalDir, err)
+	if err := journalErr(err, d.log); err != nil {
+		return err
 	}
 	d.j = j
 	defer func() {
@@ -328,6 +325,24 @@ func (d *daemon) recordSeen() {
 	if err := d.j.SetSeen(seen); err != nil {
 		d.log.Printf("recording file states: %v", err)
 	}
+}
+
+// journalErr gives a journal.Open failure its exit code; a damaged
+// journal's detail (bbolt's words) goes to the log only.
+func journalErr(err error, logger *log.Logger) error {
+	var ce *journal.CorruptError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, journal.ErrLocked):
+		return exitcode.Wrap(exitcode.Busy, err)
+	case errors.As(err, &ce):
+		if logger != nil {
+			logger.Printf("journal %s is damaged: %s", ce.Path, ce.Detail)
+		}
+		return exitcode.Wrap(exitcode.Journal, err)
+	}
+	return exitcode.Wrap(exitcode.LocalDir, err)
 }
 
 // allowOther says whether other users may use the mount: root may always

@@ -17,6 +17,7 @@ const (
 	Mountpoint = 5 // the mountpoint is missing, not empty, busy or already a syncfs mount
 	LocalDir   = 6 // the backing, state or cache directory is missing or unwritable
 	Busy       = 7 // another syncfs holds the state dir (journal) or the remote prefix (lease)
+	Journal    = 8 // the journal in the state dir is damaged: move it aside and mount again
 )
 
 // E is an error with the exit status it should end the command with.

@@ -208,3 +208,37 @@ func TestSymlinkTimesSurviveUpload(t *testing.T) {
 	}
 	verifyOK(t, m, m.mnt)
 }
+
+// TestDamagedJournal: a journal bbolt cannot read gets its own exit code
+// and one line saying what to do, without bbolt's internals (which go to
+// the daemon log).
+func TestDamagedJournal(t *testing.T) {
+	needFUSE(t)
+	dir := t.TempDir()
+	mnt, backing, state, remote := filepath.Join(dir, "mnt"), filepath.Join(dir, "backing"), filepath.Join(dir, "state"), filepath.Join(dir, "remote")
+	for _, d := range []string{mnt, backing, state, remote} {
+		os.MkdirAll(d, 0o755)
+	}
+	// A journal whose pages are garbage (a disk that lost its blocks).
+	if err := os.WriteFile(filepath.Join(state, "journal.db"), randBytes(64<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"mount", "--backing", backing, "--state", state, "--remote", "file://" + remote, mnt},
+		{"recover", "--backing", backing, "--state", state, "--remote", "file://" + remote},
+	} {
+		r := syncfs(t, nil, args...)
+		if r.Code != exitcode.Journal || !strings.Contains(r.Stderr, "move it aside") {
+			t.Errorf("%s with a damaged journal: %v", args[0], r)
+		}
+		oneLine(t, r)
+		for _, internal := range []string{"panic", "goroutine", "invalid database", "page"} {
+			if strings.Contains(r.Stderr, internal) {
+				t.Errorf("%s shows bbolt's internals (%q): %s", args[0], internal, r.Stderr)
+			}
+		}
+	}
+	if _, ok, _ := mountinfo.Find(mnt); ok {
+		t.Fatal("mounted over a damaged journal")
+	}
+}
