@@ -45,7 +45,7 @@ type CorruptError struct {
 }
 
 func (e *CorruptError) Error() string {
-	return fmt.Sprintf("the journal %s is damaged and cannot be read; move it aside (mv %s %s.damaged) and mount again: the backing directory will then be compared with the remote and every difference shipped", e.Path, e.Path, e.Path)
+	return fmt.Sprintf("the journal %s is damaged and cannot be read; move it aside (mv %s %s.damaged) and mount again with a new remote prefix, which gets the whole backing dir (the old prefix belongs to the lost journal and keeps what it shipped)", e.Path, e.Path, e.Path)
 }
 
 func (e *CorruptError) Unwrap() error { return ErrCorrupt }
