@@ -20,11 +20,12 @@ var (
 	bucketShipped  = []byte("shipped")  // ID -> Seen: the file state the journal is complete for
 	bucketHashes   = []byte("hashes")   // ID (8) + segment (4, BE) -> block hashes last shipped
 	bucketTargets  = []byte("targets")  // ID -> symlink target: shipping a symlink never reads (and so touches) the backing link
+	bucketVersions = []byte("versions") // ID -> u64 BE: the version of i/<id>/m last committed, for the remote audit
 
 	// Buckets are only ever added, not changed: a journal written before
 	// a bucket existed gets it, empty, at the next open (formatVersion
 	// stays); an older syncfs ignores it.
-	allBuckets = [][]byte{bucketMeta, bucketDentries, bucketInodes, bucketDirty, bucketInFlight, bucketOps, bucketOpen, bucketShipped, bucketHashes, bucketTargets}
+	allBuckets = [][]byte{bucketMeta, bucketDentries, bucketInodes, bucketDirty, bucketInFlight, bucketOps, bucketOpen, bucketShipped, bucketHashes, bucketTargets, bucketVersions}
 
 	keyVersion = []byte("version")
 	keyNextID  = []byte("next_id")

@@ -25,6 +25,7 @@ type Shipped struct {
 	Seen     Seen
 	Segments int            // segments of the file now
 	Hashes   map[int][]byte // segment -> 16-byte block hashes, concatenated
+	Version  uint64         // of the inode manifest committed; 0: unknown
 }
 
 func (s Seen) encode() []byte {
@@ -60,6 +61,11 @@ func (j *Journal) AckShipped(c Claim, s Shipped) error {
 func putShipped(tx *bolt.Tx, id ID, s Shipped) error {
 	if err := tx.Bucket(bucketShipped).Put(idKey(id), s.Seen.encode()); err != nil {
 		return err
+	}
+	if s.Version > 0 {
+		if err := tx.Bucket(bucketVersions).Put(idKey(id), u64(s.Version)); err != nil {
+			return err
+		}
 	}
 	hb := tx.Bucket(bucketHashes)
 	c := hb.Cursor()
@@ -127,6 +133,7 @@ func (j *Journal) Hashes(id ID, seg int) []byte {
 // dropShipped forgets what was shipped of a dead inode.
 func dropShipped(tx *bolt.Tx, id ID) {
 	tx.Bucket(bucketShipped).Delete(idKey(id))
+	tx.Bucket(bucketVersions).Delete(idKey(id))
 	hb := tx.Bucket(bucketHashes)
 	prefix := idKey(id)
 	var drop [][]byte

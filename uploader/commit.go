@@ -165,6 +165,7 @@ func (u *Uploader) ship(ctx context.Context, id journal.ID, dirty ranges.Set) (s
 	u.cache.setRoot(fid, m)
 	u.failpoint("after-manifest")
 	u.deleteKeys(ctx, id, gc)
+	shipped.Version = m.Version
 	return path, shipped, nil
 }
 

@@ -13,16 +13,18 @@ import (
 
 	"github.com/syncfs/syncfs/internal/control"
 	"github.com/syncfs/syncfs/internal/exitcode"
+	"github.com/syncfs/syncfs/uploader"
 	"golang.org/x/sys/unix"
 )
 
-const flushArgs = "[--wait] [--timeout DUR] [--json] MOUNTPOINT"
+const flushArgs = "[--wait [--verify]] [--timeout DUR] [--json] MOUNTPOINT"
 
 func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("flush", flushArgs, stderr)
 	wait := fs.Bool("wait", false, "wait until the remote holds every change made before the call (exit 3 on timeout)")
 	timeout := fs.Duration("timeout", 0, "with --wait: give up after this long (0: never)")
 	asJSON := fs.Bool("json", false, "print the outcome as JSON")
+	verify := fs.Bool("verify", false, "with --wait: then audit the remote against the journal (listings and manifests, no file data); ship again whatever it lost; exit 1 if it still lacks something")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
@@ -30,12 +32,28 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := fs.positive("timeout"); err != nil {
 		return err
 	}
-	return flush(ctx, pos[0], *wait, *timeout, *asJSON, stdout)
+	if *verify && !*wait {
+		return exitcode.New(exitcode.Usage, "flush: --verify needs --wait (the audit runs once the remote holds everything)")
+	}
+	return flush(ctx, pos[0], flushOptions{wait: *wait, timeout: *timeout, json: *asJSON, verify: *verify}, stdout)
 }
+
+type flushOptions struct {
+	wait    bool
+	timeout time.Duration
+	json    bool
+	verify  bool // audit the remote once settled (flush --wait --verify)
+}
+
+// auditRounds bounds flush --verify's audit, re-ship, audit cycles: a
+// remote that loses what was just shipped again is not going to settle.
+const auditRounds = 3
 
 // flush asks the daemon of mnt to ship everything written so far, and with
 // wait follows it until the remote holds it all.
-func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, asJSON bool, stdout io.Writer) error {
+func flush(ctx context.Context, mnt string, o flushOptions, stdout io.Writer) error {
+	wait, timeout, asJSON := o.wait, o.timeout, o.json
+	var audit *uploader.AuditReport
 	c, err := clientFor(mnt)
 	if err != nil {
 		return err
@@ -65,6 +83,7 @@ func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, as
 		defer cancel()
 	}
 	show := newProgress(stdout, asJSON)
+	rounds := 0
 	for {
 		var q FlushProgress
 		err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/flush?barrier=%d&wait=1s", p.Barrier), nil, &q)
@@ -79,7 +98,7 @@ func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, as
 				}
 				cancel()
 				if asJSON {
-					printFlushJSON(stdout, p, start, true)
+					printFlushJSON(stdout, p, start, true, audit)
 				}
 				msg := fmt.Sprintf("flush of %s timed out after %v with %s still pending", mnt, time.Since(start).Round(time.Second), pendingString(p))
 				if p.RemoteTrouble != nil {
@@ -91,17 +110,48 @@ func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, as
 		}
 		p = q
 		switch {
+		case p.Settled && o.verify && (audit == nil || audit.Lost()):
+			rounds++
+			audit = &uploader.AuditReport{}
+			if err := c.Do(ctx, http.MethodPost, "/audit", nil, audit); err != nil {
+				show.done()
+				if ctx.Err() != nil {
+					return exitcode.New(exitcode.Timeout, "flush of %s timed out after %v during the remote audit", mnt, time.Since(start).Round(time.Second))
+				}
+				return exitcode.New(exitcode.Error, "flush of %s: %v", mnt, deadDaemon(mnt, c, err))
+			}
+			if !audit.Lost() {
+				continue // settled and audited: report below
+			}
+			show.done()
+			if rounds >= auditRounds {
+				if asJSON {
+					printFlushJSON(stdout, p, start, false, audit)
+				}
+				return exitcode.New(exitcode.Error, "flush of %s: the remote keeps losing what is shipped to it (%s)", mnt, audit)
+			}
+			if !asJSON {
+				fmt.Fprintf(stdout, "%s; shipping again\n", audit)
+			}
+			// What the audit re-journaled is after the old barrier.
+			if err := c.Do(ctx, http.MethodPost, "/flush", nil, &p); err != nil {
+				return deadDaemon(mnt, c, err)
+			}
+			continue
 		case p.Settled:
 			show.done()
 			if asJSON {
-				return printFlushJSON(stdout, p, start, false)
+				return printFlushJSON(stdout, p, start, false, audit)
+			}
+			if audit != nil {
+				fmt.Fprintln(stdout, audit)
 			}
 			fmt.Fprintf(stdout, "flushed %s in %v\n", mnt, time.Since(start).Round(time.Millisecond))
 			return nil
 		case p.Error != "":
 			show.done()
 			if asJSON {
-				printFlushJSON(stdout, p, start, false)
+				printFlushJSON(stdout, p, start, false, audit)
 			}
 			return exitcode.New(exitcode.Error, "flush of %s failed with %s pending: %s", mnt, pendingString(p), p.Error)
 		}
@@ -111,12 +161,13 @@ func flush(ctx context.Context, mnt string, wait bool, timeout time.Duration, as
 
 // printFlushJSON prints the outcome of flush --json; a timeout prints it
 // too (with "timed_out"), so that a script reads what was pending.
-func printFlushJSON(w io.Writer, p FlushProgress, start time.Time, timedOut bool) error {
+func printFlushJSON(w io.Writer, p FlushProgress, start time.Time, timedOut bool, audit *uploader.AuditReport) error {
 	return json.NewEncoder(w).Encode(struct {
 		FlushProgress
-		TimedOut bool    `json:"timed_out"`
-		Seconds  float64 `json:"seconds"`
-	}{p, timedOut, time.Since(start).Seconds()})
+		TimedOut bool                  `json:"timed_out"`
+		Seconds  float64               `json:"seconds"`
+		Audit    *uploader.AuditReport `json:"audit,omitempty"`
+	}{p, timedOut, time.Since(start).Seconds(), audit})
 }
 
 // pendingString says what a flush still waits for: bytes, operations

@@ -50,7 +50,7 @@ func runUnmount(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		// Exactly flush --wait: the remote must hold everything before
 		// the mount goes; on a timeout or a failure the mount stays, so
 		// that nothing pending is stranded behind an unmounted daemon.
-		if err := flush(ctx, mnt, true, *timeout, false, stdout); err != nil {
+		if err := flush(ctx, mnt, flushOptions{wait: true, timeout: *timeout}, stdout); err != nil {
 			return fmt.Errorf("not unmounting %s: %w", mnt, err)
 		}
 	}
@@ -92,7 +92,7 @@ func detach(point string) error {
 // stopDaemon stops a syncfs watch, after a flush if asked.
 func stopDaemon(ctx context.Context, c *control.Client, dir string, withFlush bool, timeout time.Duration, stdout io.Writer) error {
 	if withFlush {
-		if err := flush(ctx, dir, true, timeout, false, stdout); err != nil {
+		if err := flush(ctx, dir, flushOptions{wait: true, timeout: timeout}, stdout); err != nil {
 			return fmt.Errorf("not stopping the watch of %s: %w", dir, err)
 		}
 	}

@@ -52,8 +52,9 @@ type daemon struct {
 	// stopBackground ends recovery and the watcher and waits for them.
 	stopBackground func()
 
-	mu   sync.Mutex
-	lost error // the remote lease was taken over: no more uploads
+	mu    sync.Mutex
+	lost  error                 // the remote lease was taken over: no more uploads
+	audit *uploader.AuditReport // the last remote audit
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed to ask the main loop to end
@@ -254,6 +255,13 @@ func (d *daemon) recover(ctx context.Context, marks []journal.ID) {
 	if err := d.rec.Scan(ctx); err != nil {
 		d.log.Printf("scan of the backing dir: %v", err)
 	}
+	// The remote may have changed while nothing watched it (objects
+	// deleted, an old copy restored): what it lost ships again.
+	if d.c.Upload {
+		if _, err := d.runAudit(ctx); err != nil && ctx.Err() == nil {
+			d.log.Printf("%v", err)
+		}
+	}
 	if n := d.rec.Adopted.Load() + d.rec.Removed.Load() + d.rec.Changed.Load(); n > 0 || len(marks) > 0 {
 		d.log.Printf("recovery and scan done in %v: %d adopted, %d removed, %d of %d compared files changed",
 			time.Since(start).Round(time.Millisecond), d.rec.Adopted.Load(), d.rec.Removed.Load(), d.rec.Changed.Load(), d.rec.Compared.Load())
@@ -423,6 +431,23 @@ func (d *daemon) handler() http.Handler {
 		}
 		control.WriteJSON(w, http.StatusOK, p)
 	})
+	mux.HandleFunc("POST /audit", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-d.recovered:
+		case <-r.Context().Done():
+			return
+		}
+		if d.leaseErr() != nil || !d.c.Upload {
+			control.WriteError(w, http.StatusConflict, fmt.Errorf("this mount does not upload: no remote audit"))
+			return
+		}
+		rep, err := d.runAudit(r.Context())
+		if err != nil {
+			control.WriteError(w, http.StatusInternalServerError, err)
+			return
+		}
+		control.WriteJSON(w, http.StatusOK, rep)
+	})
 	mux.HandleFunc("POST /unmount", func(w http.ResponseWriter, r *http.Request) {
 		if d.server == nil { // a watch: nothing to unmount
 			control.WriteJSON(w, http.StatusOK, map[string]int{"pid": os.Getpid()})
@@ -437,6 +462,29 @@ func (d *daemon) handler() http.Handler {
 		d.stopOnce.Do(func() { close(d.stop) })
 	})
 	return mux
+}
+
+// runAudit compares the journal with the remote and re-journals what
+// the remote lost (uploader.Audit).
+func (d *daemon) runAudit(ctx context.Context) (*uploader.AuditReport, error) {
+	rep, err := d.up.Audit(ctx, d.j, true)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.audit = rep
+	d.mu.Unlock()
+	d.log.Print(rep)
+	for _, p := range rep.Problems {
+		d.log.Printf("remote audit: %s", p)
+	}
+	return rep, nil
+}
+
+func (d *daemon) lastAudit() *uploader.AuditReport {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.audit
 }
 
 // leaseLost is called when another mount took the remote prefix over:

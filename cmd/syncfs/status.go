@@ -11,26 +11,27 @@ import (
 // Status is what `syncfs status --json` prints. Field names are part of
 // the CLI contract (docs/cli.md).
 type Status struct {
-	PID           int                  `json:"pid"`
-	Mountpoint    string               `json:"mountpoint"`
-	Backing       string               `json:"backing"`
-	State         string               `json:"state"`
-	Remote        string               `json:"remote"`
-	WriteMode     string               `json:"write_mode,omitempty"` // writeback-cache, write-through or direct; none in watch mode
-	DirtyBytes    int64                `json:"dirty_bytes"`          // written, not yet shipped (in flight included)
-	PendingBytes  int64                `json:"pending_bytes"`        // the same: bytes the remote does not hold yet
-	UploadedBytes int64                `json:"uploaded_bytes"`       // file bytes shipped since the mount
-	SentBytes     int64                `json:"sent_bytes"`           // bytes put to the remote since the mount, after compression, manifests included
-	ReadBytes     int64                `json:"read_bytes"`           // bytes the uploader read from the backing dir
-	PendingOps    int64                `json:"pending_ops"`          // namespace operations (creates, renames, deletes) and attribute changes not yet in the remote
-	Commits       int64                `json:"commits"`
-	Retries       int64                `json:"retries"`
-	Vanished      int64                `json:"vanished"` // files removed before they shipped: nothing owed to the remote, not an error
-	Errors        []uploader.ErrorInfo `json:"errors"`
-	RemoteError   string               `json:"remote_error,omitempty"`   // the remote rejects writes: flush fails with this
-	RemoteTrouble *RemoteTrouble       `json:"remote_trouble,omitempty"` // requests are being retried, and why
-	Files         []FileStatus         `json:"files"`
-	Reconcile     ReconcileStatus      `json:"reconcile"`
+	PID           int                   `json:"pid"`
+	Mountpoint    string                `json:"mountpoint"`
+	Backing       string                `json:"backing"`
+	State         string                `json:"state"`
+	Remote        string                `json:"remote"`
+	WriteMode     string                `json:"write_mode,omitempty"` // writeback-cache, write-through or direct; none in watch mode
+	DirtyBytes    int64                 `json:"dirty_bytes"`          // written, not yet shipped (in flight included)
+	PendingBytes  int64                 `json:"pending_bytes"`        // the same: bytes the remote does not hold yet
+	UploadedBytes int64                 `json:"uploaded_bytes"`       // file bytes shipped since the mount
+	SentBytes     int64                 `json:"sent_bytes"`           // bytes put to the remote since the mount, after compression, manifests included
+	ReadBytes     int64                 `json:"read_bytes"`           // bytes the uploader read from the backing dir
+	PendingOps    int64                 `json:"pending_ops"`          // namespace operations (creates, renames, deletes) and attribute changes not yet in the remote
+	Commits       int64                 `json:"commits"`
+	Retries       int64                 `json:"retries"`
+	Vanished      int64                 `json:"vanished"` // files removed before they shipped: nothing owed to the remote, not an error
+	Errors        []uploader.ErrorInfo  `json:"errors"`
+	RemoteError   string                `json:"remote_error,omitempty"`   // the remote rejects writes: flush fails with this
+	RemoteTrouble *RemoteTrouble        `json:"remote_trouble,omitempty"` // requests are being retried, and why
+	Files         []FileStatus          `json:"files"`
+	Reconcile     ReconcileStatus       `json:"reconcile"`
+	Audit         *uploader.AuditReport `json:"audit,omitempty"` // the last remote audit (at the start, and each flush --verify)
 }
 
 // ReconcileStatus counts what the scans and the watcher of the backing
@@ -106,6 +107,7 @@ func (d *daemon) status() (*Status, error) {
 	st.UploadedBytes, st.SentBytes, st.ReadBytes = us.UploadedBytes.Load(), us.SentBytes.Load(), us.ReadBytes.Load()
 	st.Commits, st.Retries, st.Vanished = us.Commits.Load(), d.retries.Load(), us.Vanished.Load()
 	st.RemoteTrouble = d.trouble.get()
+	st.Audit = d.lastAudit()
 	var perm error
 	st.Errors, perm = d.up.Errors()
 	if st.Errors == nil {

@@ -24,7 +24,8 @@ const maxSize = 64 << 10
 var (
 	// ErrHeld: another mount holds the lease. The error is a *HeldError.
 	ErrHeld = errors.New("remote prefix is in use")
-	// ErrLost: our lease was taken over (or removed) by someone else.
+	// ErrLost: our lease was taken over by someone else (or replaced by an
+	// unreadable object).
 	ErrLost = errors.New("lease lost")
 )
 
@@ -155,6 +156,10 @@ func (l *Lease) write(ctx context.Context, ifAbsent bool) error {
 	return l.store.Put(ctx, Key, bytes.NewReader(b), int64(len(b)), remote.PutOptions{IfAbsent: ifAbsent})
 }
 
+// errRemoved: the lease object is gone. Renew puts it back; Release has
+// nothing to do.
+var errRemoved = errors.New("lease removed")
+
 // badLease: the lease object exists but is not a lease.
 type badLease struct{ err error }
 
@@ -193,11 +198,21 @@ func (l *Lease) TookOver() (Holder, bool) {
 }
 
 // Renew records that the holder is alive. It fails with ErrLost if the
-// lease is no longer ours; the daemon must then stop writing.
+// lease is no longer ours; the daemon must then stop writing. A lease
+// object that is gone (the prefix was emptied behind our back) is put back
+// conditionally: nobody else holds the prefix then, and if someone takes
+// it first, the conditional put fails and the lease is lost.
 func (l *Lease) Renew(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.check(ctx); err != nil {
+	err := l.check(ctx)
+	if errors.Is(err, errRemoved) {
+		err = l.write(ctx, true)
+		if errors.Is(err, remote.ErrExists) {
+			err = l.check(ctx) // ours (a retried put) or someone else's
+		}
+	}
+	if err != nil {
 		return err
 	}
 	l.info.Renewed = time.Now().UTC()
@@ -209,7 +224,7 @@ func (l *Lease) check(ctx context.Context) error {
 	cur, err := Read(ctx, l.store)
 	switch {
 	case errors.Is(err, remote.ErrNotFound):
-		return fmt.Errorf("remote %s: %w: the lease object was removed", l.store.String(), ErrLost)
+		return fmt.Errorf("remote %s: %w: the lease object was removed", l.store.String(), errRemoved)
 	case err != nil:
 		var bad *badLease
 		if errors.As(err, &bad) {

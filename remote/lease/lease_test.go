@@ -215,8 +215,19 @@ func TestRenewAndKeep(t *testing.T) {
 		t.Errorf("keep did not renew (%v -> %v, %d errors)", cur.Renewed, after.Renewed, errs.Load())
 	}
 
-	// Losing the lease is reported.
+	// A lease object removed behind the holder's back (the prefix was
+	// emptied) is put back: nobody else holds the prefix.
 	s.Delete(ctx, lease.Key)
+	if err := l.Renew(ctx); err != nil {
+		t.Fatalf("renew after the lease object was removed: %v", err)
+	}
+	if back, err := lease.Read(ctx, s); err != nil || back.Token != l.Info().Token {
+		t.Fatalf("the removed lease was not put back: %+v, %v", back, err)
+	}
+
+	// Losing the lease to another holder is reported.
+	s.Delete(ctx, lease.Key)
+	acquire(t, s, lease.Holder{}, false)
 	lost := make(chan error, 1)
 	stop = l.Keep(5*time.Millisecond, func(err error) {
 		select {

@@ -242,3 +242,95 @@ func TestDamagedJournal(t *testing.T) {
 		t.Fatal("mounted over a damaged journal")
 	}
 }
+
+// shipTree writes a small tree with files, a symlink and nested
+// directories into the mount and flushes it.
+func shipTree(t *testing.T, m *mount) {
+	t.Helper()
+	os.MkdirAll(m.path("run/step1"), 0o755)
+	writeAt(t, m.path("run/result.odb"), 0, randBytes(3<<20))
+	writeAt(t, m.path("run/step1/field.vtk"), 0, randBytes(100<<10))
+	os.WriteFile(m.path("log.txt"), []byte("converged\n"), 0o644)
+	os.Symlink("run/result.odb", m.path("latest"))
+	m.flush()
+	verifyOK(t, m, m.mnt)
+}
+
+// removeRemote deletes every object of the file:// remote for which
+// keep returns false, as a mistaken rm or a lifecycle rule would.
+func removeRemote(t *testing.T, m *mount, keep func(rel string) bool) int {
+	t.Helper()
+	n := 0
+	filepath.Walk(m.remoteDir(), func(p string, fi os.FileInfo, err error) error {
+		if err != nil || fi.IsDir() {
+			return nil
+		}
+		rel, _ := filepath.Rel(m.remoteDir(), p)
+		if !keep(rel) {
+			os.Remove(p)
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// TestRemoteAudit: a remote changed behind syncfs's back is noticed by
+// flush --wait --verify, which ships again what it lost (reading no file
+// data to find it), and by the next mount; verify passes after each.
+func TestRemoteAudit(t *testing.T) {
+	m := newMount(t, "", nil)
+	shipTree(t, m)
+
+	// Everything under the prefix deleted.
+	if n := removeRemote(t, m, func(string) bool { return false }); n < 10 {
+		t.Fatalf("only %d objects to remove", n)
+	}
+	r := syncfs(t, nil, "flush", "--wait", "--verify", "--timeout", "2m", m.mnt)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "missing") || !strings.Contains(r.Stdout, "shipping again") || !strings.Contains(r.Stdout, "all present") {
+		t.Fatalf("flush --verify after the remote was emptied: %v\nlog:\n%s", r, m.log())
+	}
+	t.Logf("flush --verify after the remote was emptied:\n%s", r.Stdout)
+	verifyOK(t, m, m.mnt)
+	st := status(t, m)
+	if a, _ := st["audit"].(map[string]any); a == nil || a["missing"].(float64) != 0 || a["inodes"].(float64) < 6 {
+		t.Errorf("status audit after the repair: %v", st["audit"])
+	}
+
+	// One data object, one segment manifest and one dentry deleted.
+	var gone []string
+	removeRemote(t, m, func(rel string) bool {
+		for _, pre := range []string{"d/", "i/0000000000000002/s/", "n/0000000000000001/log.txt"} {
+			if strings.HasPrefix(rel, pre) && len(gone) < 3 && !strings.HasPrefix(strings.Join(gone, " "), pre) {
+				gone = append(gone, rel)
+				return false
+			}
+		}
+		return true
+	})
+	if len(gone) == 0 {
+		t.Fatal("nothing removed")
+	}
+	r = syncfs(t, nil, "flush", "--wait", "--verify", "--json", "--timeout", "2m", m.mnt)
+	if r.Code != 0 || !strings.Contains(r.Stdout, `"audit"`) {
+		t.Fatalf("flush --verify --json after removing %v: %v", gone, r)
+	}
+	t.Logf("removed %v; flush --verify --json: %s", gone, r.Stdout)
+	verifyOK(t, m, m.mnt)
+
+	// A remount after the prefix was emptied re-ships at once.
+	m.unmount()
+	removeRemote(t, m, func(string) bool { return false })
+	m.start()
+	m.flush()
+	if !strings.Contains(m.log(), "re-journaled") {
+		t.Errorf("the mount-time audit did not re-journal:\n%s", m.log())
+	}
+	verifyOK(t, m, m.mnt)
+
+	// A sound remote: flush --verify changes nothing.
+	r = syncfs(t, nil, "flush", "--wait", "--verify", m.mnt)
+	if r.Code != 0 || !strings.Contains(r.Stdout, "all present") || strings.Contains(r.Stdout, "shipping again") {
+		t.Errorf("flush --verify of a sound remote: %v", r)
+	}
+}
