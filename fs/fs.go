@@ -48,8 +48,10 @@ type FS struct {
 	writeback   atomic.Bool
 	// directWrites: cached writable handles are opened FOPEN_DIRECT_IO.
 	directWrites atomic.Bool
-	stats        Stats
-	onNamespace  func(dir string)
+	// writeModeNote says why the write mode differs from the one asked for.
+	writeModeNote atomic.Pointer[string]
+	stats         Stats
+	onNamespace   func(dir string)
 }
 
 // Stats counts what the mount did, for status and benchmarks.
@@ -116,6 +118,14 @@ func (fs *FS) WriteMode() string {
 		return "writeback-cache"
 	}
 	return "write-through"
+}
+
+// WriteModeNote says why the write mode is not the one asked for, or "".
+func (fs *FS) WriteModeNote() string {
+	if p := fs.writeModeNote.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 func (fs *FS) logf(format string, args ...any) { fs.log.Printf(format, args...) }

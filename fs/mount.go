@@ -3,6 +3,7 @@ package fs
 import (
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -92,11 +93,16 @@ func Mount(mountpoint string, fsys *FS, mo MountOptions) (*fuse.Server, error) {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
 	kflags := server.KernelSettings().Flags64()
+	if strings.Contains(os.Getenv("SYNCFS_TEST_KERNEL_LACKS"), "direct-io-allow-mmap") {
+		kflags &^= fuse.CAP_DIRECT_IO_ALLOW_MMAP // tests: an older kernel
+	}
 	fsys.writeback.Store(kflags&fuse.CAP_WRITEBACK_CACHE != 0 && !mo.NoWriteback)
 	if mo.DirectWrites && kflags&fuse.CAP_DIRECT_IO_ALLOW_MMAP == 0 {
 		// Before Linux 6.6 a shared mmap of a direct-I/O file fails
 		// (ENODEV): a solver that maps its output would break.
-		fsys.logf("--direct-writes: the kernel lacks FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6); writes go through the page cache")
+		note := "--direct-writes refused: the kernel lacks FUSE_DIRECT_IO_ALLOW_MMAP (Linux 6.6), without which a shared mmap of the output fails; writes go through the page cache, each waiting for the daemon (write-through)"
+		fsys.writeModeNote.Store(&note)
+		fsys.logf("%s", note)
 	} else {
 		fsys.directWrites.Store(mo.DirectWrites)
 	}

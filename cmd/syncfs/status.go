@@ -16,13 +16,14 @@ type Status struct {
 	Backing       string                `json:"backing"`
 	State         string                `json:"state"`
 	Remote        string                `json:"remote"`
-	WriteMode     string                `json:"write_mode,omitempty"` // writeback-cache, write-through or direct; none in watch mode
-	DirtyBytes    int64                 `json:"dirty_bytes"`          // written, not yet shipped (in flight included)
-	PendingBytes  int64                 `json:"pending_bytes"`        // the same: bytes the remote does not hold yet
-	UploadedBytes int64                 `json:"uploaded_bytes"`       // file bytes shipped since the mount
-	SentBytes     int64                 `json:"sent_bytes"`           // bytes put to the remote since the mount, after compression, manifests included
-	ReadBytes     int64                 `json:"read_bytes"`           // bytes the uploader read from the backing dir
-	PendingOps    int64                 `json:"pending_ops"`          // namespace operations (creates, renames, deletes) and attribute changes not yet in the remote
+	WriteMode     string                `json:"write_mode,omitempty"`      // writeback-cache, write-through or direct; none in watch mode
+	WriteModeNote string                `json:"write_mode_note,omitempty"` // why write_mode is not what the mount asked for
+	DirtyBytes    int64                 `json:"dirty_bytes"`               // written, not yet shipped (in flight included)
+	PendingBytes  int64                 `json:"pending_bytes"`             // the same: bytes the remote does not hold yet
+	UploadedBytes int64                 `json:"uploaded_bytes"`            // file bytes shipped since the mount
+	SentBytes     int64                 `json:"sent_bytes"`                // bytes put to the remote since the mount, after compression, manifests included
+	ReadBytes     int64                 `json:"read_bytes"`                // bytes the uploader read from the backing dir
+	PendingOps    int64                 `json:"pending_ops"`               // namespace operations (creates, renames, deletes) and attribute changes not yet in the remote
 	Commits       int64                 `json:"commits"`
 	Retries       int64                 `json:"retries"`
 	Vanished      int64                 `json:"vanished"` // files removed before they shipped: nothing owed to the remote, not an error
@@ -79,7 +80,7 @@ func pairs(s ranges.Set) [][2]int64 {
 func (d *daemon) status() (*Status, error) {
 	st := &Status{PID: os.Getpid(), Mountpoint: d.c.Mountpoint, Backing: d.c.Backing, State: d.c.State, Remote: d.c.Remote, Files: []FileStatus{}}
 	if d.fs != nil {
-		st.WriteMode = d.fs.WriteMode()
+		st.WriteMode, st.WriteModeNote = d.fs.WriteMode(), d.fs.WriteModeNote()
 	}
 	files, err := d.j.State()
 	if err != nil {
