@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/syncfs/syncfs/internal/beneath"
+	"golang.org/x/sys/unix"
 )
 
 // Watcher reconciles, while running, what changes in the backing
@@ -32,9 +34,10 @@ type Watcher struct {
 	dirs, files map[string]pendingChange
 	deep        map[string]bool // new directories: reconcile their whole subtree
 	fullScan    bool
-	limited     bool // a watch could not be added: rescan periodically
-	Rescans     int  // full rescans done, for tests
-	busy        int  // changes taken for reconciling, not done yet
+	limited     bool            // a watch could not be added: rescan periodically
+	unwatched   map[string]bool // the directories that could not be watched
+	Rescans     int             // full rescans done, for tests
+	busy        int             // changes taken for reconciling, not done yet
 
 	Events atomic.Int64 // inotify events received, for status
 }
@@ -68,7 +71,8 @@ func NewWatcher(r *Reconciler, root string, o WatchOptions) *Watcher {
 		o.MaxAge = 30 * time.Second
 	}
 	return &Watcher{r: r, root: root, quiet: o.Quiet, maxAge: o.MaxAge,
-		mountDirs: map[string]time.Time{}, dirs: map[string]pendingChange{}, files: map[string]pendingChange{}, deep: map[string]bool{}}
+		mountDirs: map[string]time.Time{}, dirs: map[string]pendingChange{}, files: map[string]pendingChange{}, deep: map[string]bool{},
+		unwatched: map[string]bool{}}
 }
 
 // MountChanged tells the watcher that the mount just changed directory
@@ -114,10 +118,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.mu.Unlock()
 		case <-tick.C:
 			w.mu.Lock()
-			if w.limited && time.Since(lastScan) > w.maxAge {
-				w.fullScan = true
-			}
+			limited := w.limited && time.Since(lastScan) > w.maxAge
 			w.mu.Unlock()
+			if limited && w.recheck(fw) {
+				w.mu.Lock()
+				w.fullScan = true
+				w.mu.Unlock()
+			}
 			if w.process(ctx) {
 				lastScan = time.Now()
 			}
@@ -135,6 +142,7 @@ func (w *Watcher) addTree(fw *fsnotify.Watcher, rel string) {
 		w.mu.Lock()
 		first := !w.limited
 		w.limited = true
+		w.unwatched[rel] = true
 		w.mu.Unlock()
 		if first {
 			why := err.Error()
@@ -158,6 +166,52 @@ func (w *Watcher) addTree(fw *fsnotify.Watcher, rel string) {
 			}
 		}
 	}
+}
+
+// recheck looks again at the directories that could not be watched: one
+// that is gone, or can be watched now (the inotify limit was raised), no
+// longer needs rescans. It reports whether rescans are still needed; once
+// none is, the watcher leaves rescan mode (and says so).
+func (w *Watcher) recheck(fw *fsnotify.Watcher) bool {
+	w.mu.Lock()
+	rels := make([]string, 0, len(w.unwatched))
+	for rel := range w.unwatched {
+		rels = append(rels, rel)
+	}
+	w.mu.Unlock()
+	for _, rel := range rels {
+		var st unix.Stat_t
+		dir, name := beneath.Split(rel)
+		err := w.r.StatAt(dir, name, &st) // fd-relative: works beyond PATH_MAX
+		w.mu.Lock()
+		delete(w.unwatched, rel)
+		w.mu.Unlock()
+		switch {
+		case errors.Is(err, unix.ENOENT), errors.Is(err, unix.ENOTDIR), err == nil && st.Mode&unix.S_IFMT != unix.S_IFDIR:
+			// gone
+		case err != nil:
+			w.mu.Lock()
+			w.unwatched[rel] = true // cannot tell: keep rescanning
+			w.mu.Unlock()
+		default:
+			w.addTree(fw, rel) // watchable now? (it notes it again if not)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.unwatched) == 0 && w.limited {
+		w.limited = false
+		w.r.log.Printf("watch: every directory is watched again; periodic rescans stop")
+	}
+	return w.limited
+}
+
+// Limited reports whether some directory cannot be watched, so that the
+// tree is rescanned every MaxAge instead.
+func (w *Watcher) Limited() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.limited
 }
 
 func (w *Watcher) event(fw *fsnotify.Watcher, ev fsnotify.Event) {

@@ -44,6 +44,7 @@ type ReconcileStatus struct {
 	Changed      int64 `json:"changed"`       // ...of which differed
 	WatchEvents  int64 `json:"watch_events"`  // inotify events received
 	WatchPending int   `json:"watch_pending"` // changes waiting to settle before they are looked at
+	WatchRescans bool  `json:"watch_rescans"` // a directory cannot be watched (inotify limit, path beyond PATH_MAX): the tree is rescanned every --max-age
 }
 
 // FlushProgress is what the daemon answers about a flush barrier.
@@ -122,7 +123,7 @@ func (d *daemon) status() (*Status, error) {
 	}
 	st.Reconcile = ReconcileStatus{Adopted: d.rec.Adopted.Load(), Removed: d.rec.Removed.Load(),
 		Compared: d.rec.Compared.Load(), Changed: d.rec.Changed.Load(),
-		WatchEvents: d.watcher.Events.Load(), WatchPending: d.watcher.Pending()}
+		WatchEvents: d.watcher.Events.Load(), WatchPending: d.watcher.Pending(), WatchRescans: d.watcher.Limited()}
 	return st, nil
 }
 

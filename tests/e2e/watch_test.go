@@ -151,6 +151,41 @@ func TestWatchNamespace(t *testing.T) {
 			t.Fatalf("the watch did not say it fell back to rescans:\n%s", log)
 		}
 	}
+	st := watchStatus(t, data)
+	if st["reconcile"].(map[string]any)["watch_rescans"] != true {
+		t.Errorf("status does not say the tree is rescanned: %v", st["reconcile"])
+	}
+	// Once the deep tree is gone, every directory is watched again and
+	// the periodic rescans stop (at the next one, within --max-age).
+	top, _ := filepath.Rel(data, deep)
+	if err := os.RemoveAll(filepath.Join(data, strings.Split(top, "/")[0])); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if watchStatus(t, data)["reconcile"].(map[string]any)["watch_rescans"] == false {
+			break
+		}
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(filepath.Join(dir, ".results.syncfs", "syncfs.log"))
+			t.Fatalf("the watch stays in rescan mode after the deep tree is gone:\n%s", log)
+		}
+		syncfs(t, nil, "flush", "--wait", data) // a round trip, not a sleep
+	}
+	if log, _ := os.ReadFile(filepath.Join(dir, ".results.syncfs", "syncfs.log")); !strings.Contains(string(log), "periodic rescans stop") {
+		t.Errorf("the log does not say the rescans stopped:\n%s", log)
+	}
+	if r := syncfs(t, nil, "verify", "--remote", url, data); r.Code != 0 {
+		t.Fatalf("verify after removing the deep tree: %v", r)
+	}
+}
+
+func watchStatus(t *testing.T, dir string) map[string]any {
+	t.Helper()
+	r := syncfs(t, nil, "status", "--json", dir)
+	if r.Code != 0 {
+		t.Fatal(r)
+	}
+	return parseJSON(t, r.Stdout)
 }
 
 // mkdirAllLong and writeLong work below PATH_MAX by walking with dir fds.
