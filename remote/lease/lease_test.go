@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/syncfs/syncfs/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -139,9 +140,8 @@ func TestForceTakesOver(t *testing.T) {
 
 func deadPID(t *testing.T) int {
 	cmd := exec.Command("true")
-	if err := cmd.Run(); err != nil {
-		t.Skip("cannot run true:", err)
-	}
+	err := cmd.Run()
+	testenv.Need(t, err == nil, "the true command", fmt.Sprint(err))
 	return cmd.Process.Pid
 }
 

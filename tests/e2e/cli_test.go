@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"fmt"
+	"github.com/syncfs/syncfs/internal/testenv"
 	"io"
 	"net"
 	"net/http"
@@ -67,15 +69,12 @@ func TestMountRefusesBadInput(t *testing.T) {
 
 func TestMountReadOnlyDirs(t *testing.T) {
 	needFUSE(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to make a read-only file system")
-	}
+	testenv.Need(t, os.Geteuid() == 0, "root", "needed to make a read-only file system")
 	dir := t.TempDir()
 	ro := filepath.Join(dir, "ro")
 	os.MkdirAll(ro, 0o755)
-	if err := syscall.Mount("tmpfs", ro, "tmpfs", syscall.MS_RDONLY, "size=1m"); err != nil {
-		t.Skipf("cannot mount a read-only tmpfs: %v", err)
-	}
+	err := syscall.Mount("tmpfs", ro, "tmpfs", syscall.MS_RDONLY, "size=1m")
+	testenv.Need(t, err == nil, "a read-only tmpfs", fmt.Sprint(err))
 	defer syscall.Unmount(ro, syscall.MNT_DETACH)
 	backing, remote, mnt := filepath.Join(dir, "b"), filepath.Join(dir, "r"), filepath.Join(dir, "m")
 	for _, d := range []string{backing, remote, mnt} {

@@ -15,9 +15,7 @@ import (
 // (no DirectMount): write, flush, verify, unmount.
 func TestMountAsUser(t *testing.T) {
 	needFUSE(t)
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to act as another user")
-	}
+	testenv.Need(t, os.Geteuid() == 0, "root", "needed to act as another user")
 	_, err := exec.LookPath("fusermount3")
 	testenv.Need(t, err == nil, "fusermount3", "apt-get install fuse3")
 	// Debian's udev makes /dev/fuse 0666; machines without udev (this CI

@@ -2,6 +2,7 @@ package posix
 
 import (
 	"bytes"
+	"github.com/syncfs/syncfs/internal/testenv"
 	"os"
 	"path/filepath"
 	"sort"
@@ -93,9 +94,7 @@ func itoa(v uint32) string {
 }
 
 func needRoot(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root")
-	}
+	testenv.Need(t, os.Geteuid() == 0, "root", "run the tests as root (CI does)")
 }
 
 func Chown(t *testing.T, dir string) {
