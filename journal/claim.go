@@ -163,6 +163,7 @@ func (j *Journal) State() ([]FileState, error) {
 	for id, p := range j.pend {
 		f := get(id)
 		f.Dirty = f.Dirty.Union(p.ranges)
+		f.AttrDirty = p.attr
 		f.Gen = p.gen
 	}
 	j.mu.Unlock()

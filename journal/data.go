@@ -125,17 +125,34 @@ func (j *Journal) Truncate(id ID, oldSize, size int64) error {
 }
 
 // Setattr records a change of mode, owner or times of id.
-func (j *Journal) Setattr(id ID) error { return j.attrOp(id, OpSetattr) }
+func (j *Journal) Setattr(id ID) error { return j.attrOp(id) }
 
 // Xattr records a change of the extended attributes of id.
-func (j *Journal) Xattr(id ID) error { return j.attrOp(id, OpXattr) }
+func (j *Journal) Xattr(id ID) error { return j.attrOp(id) }
 
-func (j *Journal) attrOp(id ID, t OpType) error {
-	j.touch(id)
-	return j.update(func(tx *bolt.Tx) error {
-		gen := j.logOp(tx, Op{Type: t, ID: id})
-		return j.editDirty(tx, id, gen, nil)
-	})
+// attrOp records an attribute change in memory, as RecordWrite records a
+// write: it becomes durable with the next commit, or when fsync or close
+// of the file (SyncFile) or a Sync asks for it, and costs no commit of
+// its own (cp -a makes four per file: chown, xattrs, times, mode). A crash
+// before that commit loses only the flag, not the change: the start-up
+// scan finds the file's ctime newer than what was shipped and compares
+// its attributes (uploader.Reconcile). Like a write, it is refused while
+// the journal cannot commit.
+func (j *Journal) attrOp(id ID) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.commitErr != nil {
+		return j.commitErr
+	}
+	p := j.pend[id]
+	if p == nil {
+		p = &pendingWrites{gen: j.gen + 1}
+		j.pend[id] = p
+	}
+	j.gen++
+	p.attr = true
+	j.lastWrite[id] = time.Now()
+	return nil
 }
 
 // editDirty marks id's attributes dirty with generation gen and applies

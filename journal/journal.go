@@ -80,6 +80,7 @@ type Journal struct {
 type pendingWrites struct {
 	gen    uint64 // generation of the first uncommitted write
 	ranges ranges.Set
+	attr   bool // attributes (mode, owner, times, xattrs) changed
 }
 
 type request struct {
@@ -365,10 +366,10 @@ func (j *Journal) commit() {
 		}
 		inodes, dirty := tx.Bucket(bucketInodes), tx.Bucket(bucketDirty)
 		for id, p := range pend {
-			if len(p.ranges) == 0 || inodes.Get(idKey(id)) == nil {
+			if (len(p.ranges) == 0 && !p.attr) || inodes.Get(idKey(id)) == nil {
 				continue // truncated away, or unlinked: nothing to ship
 			}
-			if err := mergeDirty(dirty, id, pending{Gen: p.gen, Ranges: p.ranges}); err != nil {
+			if err := mergeDirty(dirty, id, pending{Gen: p.gen, Ranges: p.ranges, AttrDirty: p.attr}); err != nil {
 				return err
 			}
 		}
@@ -398,6 +399,7 @@ func (j *Journal) commit() {
 			}
 			q.gen = min(q.gen, p.gen)
 			q.ranges = p.ranges.Union(q.ranges)
+			q.attr = q.attr || p.attr
 		}
 		for id := range unmark {
 			j.unmark[id] = true

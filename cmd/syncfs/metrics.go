@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 )
 
@@ -17,6 +18,11 @@ func (d *daemon) serveMetrics(addr string) (func(), error) {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", d.writeMetrics)
+	// Profiles of the daemon where it runs, for "where does the time go"
+	// on a job's node (go tool pprof http://ADDR/debug/pprof/profile).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	return func() { srv.Close() }, nil
@@ -43,6 +49,8 @@ func (d *daemon) writeMetrics(w http.ResponseWriter, r *http.Request) {
 	metric("syncfs_deleted_objects_total", "counter", "Objects deleted (superseded or unlinked).", us.Deleted.Load())
 	metric("syncfs_upload_errors_total", "counter", "Failed commits (retried).", us.Errors.Load())
 	metric("syncfs_remote_retries_total", "counter", "Remote requests retried.", d.retries.Load())
+	metric("syncfs_journal_commits_total", "counter", "Journal group commits (each one bbolt transaction, two fdatasyncs).", int64(d.j.Commits()))
+	metric("syncfs_vanished_total", "counter", "Files removed before they shipped.", us.Vanished.Load())
 	if d.fs != nil { // a mount, not a watch
 		fsst := d.fs.Stats()
 		metric("syncfs_writes_total", "counter", "WRITE requests served.", fsst.Writes.Load())

@@ -99,12 +99,40 @@ func (s Set) Add(off, n int64) Set {
 	return append(s[:i+1], s[j:]...)
 }
 
-// Union returns s with every range of t included.
+// Union returns s with every range of t included, in one pass over both
+// (linear: the journal merges large dirty sets inside its write
+// transaction). It may reuse s's storage when t is empty or adds at most
+// a few ranges.
 func (s Set) Union(t Set) Set {
-	for _, r := range t {
-		s = s.Add(r.Off, r.Len)
+	switch {
+	case len(t) == 0:
+		return s
+	case len(s) == 0:
+		return t.Clone()
+	case len(t) <= 2:
+		for _, r := range t {
+			s = s.Add(r.Off, r.Len)
+		}
+		return s
 	}
-	return s
+	out := make(Set, 0, len(s)+len(t))
+	i, k := 0, 0
+	for i < len(s) || k < len(t) {
+		var r Range
+		if k == len(t) || (i < len(s) && s[i].Off <= t[k].Off) {
+			r, i = s[i], i+1
+		} else {
+			r, k = t[k], k+1
+		}
+		if n := len(out); n > 0 && out[n-1].End() >= r.Off {
+			if e := r.End(); e > out[n-1].End() {
+				out[n-1].Len = e - out[n-1].Off
+			}
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // Remove returns s without [off, off+n). It may reuse s's storage.
