@@ -45,10 +45,26 @@ func (u *Uploader) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-u.wake:
+			// Every journal commit wakes the uploader. While a job
+			// creates files by the thousand, a short pause lets one
+			// round replay the namespace ops and claim the files of many
+			// commits (one journal commit for their claims and one for
+			// their ops instead of one each), and leaves the journal's
+			// committer to the writers that wait for it.
+			t := time.NewTimer(coalesce)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
 		case <-tick.C:
 		}
 	}
 }
+
+// coalesce is the pause after a wake-up before the uploader looks for work.
+const coalesce = 20 * time.Millisecond
 
 func (u *Uploader) worker(ctx context.Context, work <-chan journal.ID) {
 	for {
