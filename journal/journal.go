@@ -31,6 +31,9 @@ type Options struct {
 	// NoSync skips fdatasync on commit. Only for tests that measure
 	// something else.
 	NoSync bool
+	// Logf, if set, gets one line per namespace op that could not be
+	// recorded (see async.go).
+	Logf func(format string, args ...any)
 }
 
 // ErrCorrupt is wrapped by the error Open returns for a damaged journal.
@@ -75,6 +78,11 @@ type Journal struct {
 	commits   uint64                // successful commits, for tests and stats
 	closed    bool
 	onChange  func() // called after each commit that changed pending work
+
+	nextID ID                  // next inode ID to hand out
+	ovl    map[string]ovlEntry // names changed by queued namespace ops (async.go)
+	ovlSeq uint64              // last seq of a queued namespace op
+	logf   func(string, ...any)
 }
 
 type pendingWrites struct {
@@ -87,6 +95,12 @@ type request struct {
 	fn   func(tx *bolt.Tx) error
 	err  error
 	done chan struct{}
+	// async: nobody waits (a namespace op of the mount, see async.go);
+	// seq orders it among the overlay's entries, what names it in a log
+	// line if it fails.
+	async bool
+	seq   uint64
+	what  string
 }
 
 // Open opens or creates the journal in the state directory dir. It fails
@@ -137,6 +151,11 @@ func open(dir string, lock *lockFile, opts Options) (*Journal, error) {
 		openCount: map[ID]int{},
 		lastWrite: map[ID]time.Time{},
 		unmark:    map[ID]bool{},
+		ovl:       map[string]ovlEntry{},
+		logf:      opts.Logf,
+	}
+	if j.logf == nil {
+		j.logf = func(string, ...any) {}
 	}
 	if j.interval <= 0 {
 		j.interval = 100 * time.Millisecond
@@ -173,6 +192,10 @@ func (j *Journal) init() error {
 			return fmt.Errorf("unsupported journal format %x (this syncfs reads version %d)", v, formatVersion)
 		}
 		j.uuid = string(meta.Get(keyUUID))
+		j.nextID = keyID(meta.Get(keyNextID))
+		if j.nextID <= RootID {
+			return fmt.Errorf("%w: next_id", errCorruptRecord)
+		}
 		if v := meta.Get(keyGen); len(v) == 8 {
 			j.gen = uint64(keyID(v))
 		}
@@ -388,6 +411,7 @@ func (j *Journal) commit() {
 	})
 
 	j.mu.Lock()
+	j.settleAsyncLocked(reqs, err)
 	if err != nil {
 		// Keep everything for the next attempt: a full or failing state
 		// disk must not lose ranges.
@@ -416,6 +440,9 @@ func (j *Journal) commit() {
 	j.mu.Unlock()
 
 	for _, r := range reqs {
+		if r.async {
+			continue // settled above: requeued, or done
+		}
 		if err != nil {
 			r.err = err
 		}

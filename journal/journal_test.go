@@ -34,6 +34,7 @@ func openTest(t *testing.T, dir string) *Journal {
 
 func mustCheck(t *testing.T, j *Journal) {
 	t.Helper()
+	j.Sync() // queued namespace ops (async.go) first
 	if err := j.Check(); err != nil {
 		t.Fatalf("journal invariant: %v", err)
 	}
@@ -52,6 +53,9 @@ func TestNamespace(t *testing.T) {
 	if id, kind, ok := j.Lookup(dir, "job.odb"); !ok || id != f || kind != KindFile {
 		t.Fatalf("Lookup = %v %v %v", id, kind, ok)
 	}
+	// Namespace ops are queued (async.go): Lookup sees them at once,
+	// the committed state after a commit.
+	j.Sync()
 	if p, _ := j.Path(f); p != "results/job.odb" {
 		t.Fatalf("Path = %q", p)
 	}
@@ -65,6 +69,7 @@ func TestNamespace(t *testing.T) {
 	if _, _, ok := j.Lookup(dir, "job.odb"); ok {
 		t.Fatal("old name still there")
 	}
+	j.Sync()
 	if p, _ := j.Path(f); p != "final.odb" {
 		t.Fatalf("Path after rename = %q", p)
 	}
@@ -75,6 +80,7 @@ func TestNamespace(t *testing.T) {
 	if err := j.Remove(RootID, "final.odb"); err != nil {
 		t.Fatal(err)
 	}
+	j.Sync()
 	if p, _ := j.Path(f); p != "results/link.odb" {
 		t.Fatalf("Path after unlinking first name = %q", p)
 	}
@@ -85,6 +91,7 @@ func TestNamespace(t *testing.T) {
 	if err := j.Rename(dir, "tmp", dir, "link.odb", false); err != nil {
 		t.Fatal(err)
 	}
+	j.Sync()
 	if _, err := j.Path(f); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("replaced inode still alive: %v", err)
 	}
@@ -206,6 +213,7 @@ func TestTruncateKeepsLaterWrites(t *testing.T) {
 func TestSettledBarrier(t *testing.T) {
 	j := openTest(t, "")
 	f, _ := j.Create(RootID, "f", KindFile, "")
+	j.Sync()
 	ops, _ := j.Ops(0, 10)
 	j.AckOps(ops[len(ops)-1].Seq)
 	j.RecordWrite(f, 0, 10)

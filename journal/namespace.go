@@ -13,8 +13,15 @@ import (
 // know.
 var ErrNotFound = errors.New("not in journal")
 
-// Lookup returns the inode named name in directory parent.
+// Lookup returns the inode named name in directory parent, as the
+// namespace ops recorded so far left it (committed or queued).
 func (j *Journal) Lookup(parent ID, name string) (ID, Kind, bool) {
+	j.mu.Lock()
+	e, queued := j.ovl[string(dentryKey(parent, name))]
+	j.mu.Unlock()
+	if queued {
+		return e.id, e.kind, !e.gone
+	}
 	var id ID
 	var kind Kind
 	j.db.View(func(tx *bolt.Tx) error {
@@ -65,9 +72,10 @@ func pathOf(tx *bolt.Tx, id ID) (string, error) {
 
 // Create records a new inode of the given kind at (parent, name) and
 // returns its ID. A name already there is replaced, as rename over it
-// would. For a symlink, target is its content.
+// would. For a symlink, target is its content. It does not wait for the
+// commit (see async.go).
 func (j *Journal) Create(parent ID, name string, kind Kind, target string) (ID, error) {
-	return j.create(parent, name, kind, target, -1)
+	return j.createAsync(parent, name, kind, target, false)
 }
 
 // Adopt records an inode found in the backing directory that the journal
@@ -81,7 +89,7 @@ func (j *Journal) create(parent ID, name string, kind Kind, target string, adopt
 	var id ID
 	err := j.update(func(tx *bolt.Tx) error {
 		var err error
-		id, err = j.createTx(tx, parent, name, kind, target, adoptSize)
+		id, err = j.createTx(tx, j.allocID(), parent, name, kind, target, adoptSize)
 		return err
 	})
 	if err != nil {
@@ -90,17 +98,19 @@ func (j *Journal) create(parent ID, name string, kind Kind, target string, adopt
 	return id, nil
 }
 
-func (j *Journal) createTx(tx *bolt.Tx, parent ID, name string, kind Kind, target string, adoptSize int64) (ID, error) {
+// createTx records inode id (from allocID) at (parent, name).
+func (j *Journal) createTx(tx *bolt.Tx, id, parent ID, name string, kind Kind, target string, adoptSize int64) (ID, error) {
 	if err := checkDir(tx, parent); err != nil {
 		return 0, err
 	}
 	meta := tx.Bucket(bucketMeta)
-	id := keyID(meta.Get(keyNextID))
-	if id <= RootID {
-		return 0, fmt.Errorf("%w: next_id", errCorruptRecord)
-	}
-	if err := meta.Put(keyNextID, u64(uint64(id)+1)); err != nil {
-		return 0, err
+	// IDs are handed out in memory (a queued create needs its ID before
+	// its commit); next_id records the high-water mark, so a restart
+	// never hands out an ID a committed inode has.
+	if next := keyID(meta.Get(keyNextID)); id >= next {
+		if err := meta.Put(keyNextID, u64(uint64(id)+1)); err != nil {
+			return 0, err
+		}
 	}
 	op := Op{Type: OpCreate, ID: id, Kind: kind, Parent: parent, Name: name, Target: target, Adopted: adoptSize >= 0}
 	replaced, dead, err := unlinkName(tx, parent, name)
@@ -234,11 +244,13 @@ var errStop = errors.New("stop")
 
 // Remove records that (parent, name) was unlinked (or, for a directory,
 // removed with rmdir).
+// It does not wait for the commit (see async.go); a name the journal does
+// not have (a reconciler removed it first) is no error.
 func (j *Journal) Remove(parent ID, name string) error {
-	return j.update(func(tx *bolt.Tx) error {
+	return j.queue(fmt.Sprintf("unlink %q in %v", name, parent), []ovlEdit{{parent, name, ovlEntry{gone: true}}}, func(tx *bolt.Tx) error {
 		v := tx.Bucket(bucketDentries).Get(dentryKey(parent, name))
 		if v == nil {
-			return fmt.Errorf("%q in %v: %w", name, parent, ErrNotFound)
+			return nil
 		}
 		id, kind, err := decodeDentry(v)
 		if err != nil {
@@ -291,8 +303,28 @@ func (j *Journal) Link(id, parent ID, name string) error {
 // Rename records rename(2) of (parent, name) to (newParent, newName). With
 // exchange (RENAME_EXCHANGE) the two entries swap; otherwise whatever was
 // at the new name loses that name.
+//
+// It does not wait for the commit (see async.go). It fails at once with
+// ErrNotFound when the journal has no such source name.
 func (j *Journal) Rename(parent ID, name string, newParent ID, newName string, exchange bool) error {
-	return j.update(func(tx *bolt.Tx) error {
+	id, kind, ok := j.Lookup(parent, name)
+	if !ok {
+		return fmt.Errorf("%q in %v: %w", name, parent, ErrNotFound)
+	}
+	var edits []ovlEdit
+	oid, okind, dstOK := j.Lookup(newParent, newName)
+	switch {
+	case parent == newParent && name == newName, !exchange && dstOK && oid == id:
+		// nothing changes
+	case exchange:
+		if !dstOK {
+			return fmt.Errorf("%q in %v: %w", newName, newParent, ErrNotFound)
+		}
+		edits = []ovlEdit{{parent, name, ovlEntry{id: oid, kind: okind}}, {newParent, newName, ovlEntry{id: id, kind: kind}}}
+	default:
+		edits = []ovlEdit{{parent, name, ovlEntry{gone: true}}, {newParent, newName, ovlEntry{id: id, kind: kind}}}
+	}
+	return j.queue(fmt.Sprintf("rename %q in %v to %q in %v", name, parent, newName, newParent), edits, func(tx *bolt.Tx) error {
 		if err := checkDir(tx, newParent); err != nil {
 			return err
 		}
@@ -389,28 +421,11 @@ func (j *Journal) Target(id ID) (string, bool) {
 }
 
 // CreateOpen is Create of a regular file that is being opened for write
-// (open(2) with O_CREAT): the inode and its open-for-write mark become
-// durable in one commit. ReleaseWrite ends the mark.
+// (open(2) with O_CREAT): the inode and its open-for-write mark go into
+// one commit, which it does not wait for (see async.go). ReleaseWrite ends
+// the mark.
 func (j *Journal) CreateOpen(parent ID, name string) (ID, error) {
-	var id ID
-	err := j.update(func(tx *bolt.Tx) error {
-		var err error
-		id, err = j.createTx(tx, parent, name, KindFile, "", -1)
-		if err != nil {
-			return err
-		}
-		j.mu.Lock()
-		j.openCount[id]++
-		j.mu.Unlock()
-		return tx.Bucket(bucketOpen).Put(idKey(id), nil)
-	})
-	if err != nil {
-		if id != 0 {
-			j.ReleaseWrite(id)
-		}
-		return 0, err
-	}
-	return id, nil
+	return j.createAsync(parent, name, KindFile, "", true)
 }
 
 // RemoveIf is Remove of (parent, name) only if it still names inode id:
@@ -451,7 +466,7 @@ func (j *Journal) AdoptIfAbsent(parent ID, name string, kind Kind, target string
 			return err
 		}
 		var err error
-		id, err = j.createTx(tx, parent, name, kind, target, size)
+		id, err = j.createTx(tx, j.allocID(), parent, name, kind, target, size)
 		adopted = err == nil
 		return err
 	})

@@ -229,13 +229,10 @@ func (r *Reconciler) list(rel string) (map[string]localEntry, error) {
 		case unix.S_IFDIR:
 			e.kind = journal.KindDir
 		case unix.S_IFLNK:
+			// The target is read only to adopt the link (adopt): a
+			// readlink updates the link's atime under relatime, and a
+			// listing must not undo a utimensat made through the mount.
 			e.kind = journal.KindSymlink
-			buf := make([]byte, 4096)
-			n, err := unix.Readlinkat(fd, name, buf)
-			if err != nil {
-				continue
-			}
-			e.target = string(buf[:n])
 		default:
 			continue // fifos, sockets, devices: not shipped
 		}
@@ -251,6 +248,20 @@ func (r *Reconciler) adopt(ctx context.Context, parent journal.ID, rel, name str
 	var st unix.Stat_t
 	if r.dir.WithDir(rel, func(fd int) error { return unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) }) != nil {
 		return nil
+	}
+	if _, _, known := r.j.LookupPath(beneath.Join(rel, name)); known {
+		return nil // the mount recorded it since the listing (or has it queued)
+	}
+	if le.kind == journal.KindSymlink {
+		err := r.dir.WithDir(rel, func(fd int) error {
+			buf := make([]byte, 4096)
+			n, err := unix.Readlinkat(fd, name, buf)
+			le.target = string(buf[:max(n, 0)])
+			return err
+		})
+		if err != nil {
+			return nil // gone since the listing
+		}
 	}
 	id, adopted, err := r.j.AdoptIfAbsent(parent, name, le.kind, le.target, le.st.Size)
 	if err != nil || !adopted {

@@ -94,7 +94,7 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 		debug.SetMemoryLimit(daemonMemoryLimit)
 	}
 
-	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs pid %d (%s)", os.Getpid(), d.what())})
+	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs pid %d (%s)", os.Getpid(), d.what()), Logf: d.log.Printf})
 	if err := journalErr(err, d.log); err != nil {
 		return err
 	}
@@ -400,10 +400,22 @@ func (d *daemon) handler() http.Handler {
 			}
 		} else {
 			// Changes made in the backing dir around the mount and
-			// already seen by the watcher count too.
+			// already seen by the watcher count too; the mount's own
+			// queued namespace ops are committed first, so that the
+			// watcher compares with them.
+			if err := d.j.Sync(); err != nil {
+				control.WriteError(w, http.StatusInternalServerError, err)
+				return
+			}
 			d.watcher.Drain(r.Context())
 		}
-		// Everything recorded up to now must ship now.
+		// Everything recorded up to now must ship now. Namespace ops
+		// queued for the next commit get their generations in it: commit
+		// first, then take the barrier.
+		if err := d.j.Sync(); err != nil {
+			control.WriteError(w, http.StatusInternalServerError, err)
+			return
+		}
 		barrier := d.j.Gen()
 		d.up.Flush(expired(), barrier) // marks it urgent; returns at once
 		control.WriteJSON(w, http.StatusOK, FlushProgress{Barrier: barrier})
