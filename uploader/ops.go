@@ -3,6 +3,8 @@ package uploader
 import (
 	"bytes"
 	"context"
+	"errors"
+	"sync"
 
 	"github.com/syncfs/syncfs/format"
 	"github.com/syncfs/syncfs/journal"
@@ -10,32 +12,107 @@ import (
 )
 
 // replayOps applies the journal's namespace operations to the remote, in
-// order, and acknowledges them. It stops at the first failure so that
-// the order holds; the failed op is tried again next time (every op is
-// idempotent: a put or a delete of a fixed key).
+// order, and acknowledges them. Ops that touch different keys run at once
+// (a tar -x of 10,000 files is 10,000 dentry puts, and one at a time they
+// took longer than the untar); an op that touches a key an earlier op of
+// the batch touches waits for it (waves, below). It stops at the first
+// failure, acknowledging only the ops before the failing wave; the rest
+// is tried again next time (every op is idempotent: a put or a delete of
+// a fixed key).
 func (u *Uploader) replayOps(ctx context.Context) (int, error) {
 	done := 0
 	for {
-		ops, err := u.j.Ops(0, 256)
+		ops, err := u.j.Ops(0, 1024)
 		if err != nil || len(ops) == 0 {
 			return done, err
 		}
-		var last uint64
-		for _, op := range ops {
-			if err := u.applyOp(ctx, op); err != nil {
-				if last > 0 {
-					u.j.AckOps(last)
-				}
-				return done, err
+		n, err := u.applyWaves(ctx, ops)
+		if n > 0 {
+			if aerr := u.j.AckOps(ops[n-1].Seq); aerr != nil && err == nil {
+				err = aerr
 			}
-			last = op.Seq
-			done++
+			done += n
+			u.noteProgress()
 		}
-		if err := u.j.AckOps(last); err != nil {
+		if err != nil {
 			return done, err
 		}
-		u.noteProgress()
 	}
+}
+
+// replayParallel bounds the ops of a wave in flight at once (the store
+// below bounds its requests again).
+const replayParallel = 16
+
+// applyWaves applies ops in waves of ops that touch distinct keys (dentry
+// names, and inodes whose objects an op deletes), each wave at once and
+// the waves in order, and returns how many ops, from the first, are done.
+func (u *Uploader) applyWaves(ctx context.Context, ops []journal.Op) (int, error) {
+	start := 0
+	for start < len(ops) {
+		used := map[string]bool{}
+		end := start
+		for ; end < len(ops); end++ {
+			keys := opKeys(ops[end])
+			clash := false
+			for _, k := range keys {
+				clash = clash || used[k]
+			}
+			if clash {
+				break
+			}
+			for _, k := range keys {
+				used[k] = true
+			}
+		}
+		wave := ops[start:end]
+		errs := make([]error, len(wave))
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, replayParallel)
+		for i, op := range wave {
+			if len(opKeys(op)) == 0 {
+				continue // attribute ops ship with the inode's next commit
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				errs[i] = u.applyOp(ctx, op)
+			}()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return start, err
+		}
+		start = end
+	}
+	return start, nil
+}
+
+// opKeys names what op changes in the remote: "n" + dentry, "i" + inode.
+func opKeys(op journal.Op) []string {
+	dentry := func(dir journal.ID, name string) string { return "n" + format.DentryKey(format.ID(dir), name) }
+	inode := func(id journal.ID) string { return "i" + id.String() }
+	var keys []string
+	switch op.Type {
+	case journal.OpCreate, journal.OpLink:
+		keys = append(keys, dentry(op.Parent, op.Name))
+	case journal.OpUnlink, journal.OpRmdir:
+		keys = append(keys, dentry(op.Parent, op.Name))
+		if op.Dead {
+			keys = append(keys, inode(op.ID))
+		}
+		return keys
+	case journal.OpRename:
+		keys = append(keys, dentry(op.Parent, op.Name), dentry(op.NewParent, op.NewName))
+	default:
+		return nil
+	}
+	if op.Replaced != 0 && op.Dead {
+		keys = append(keys, inode(op.Replaced))
+	}
+	return keys
 }
 
 func (u *Uploader) applyOp(ctx context.Context, op journal.Op) error {
