@@ -11,6 +11,7 @@
 #
 #   BENCH_REPS=7          repetitions of each write-path figure
 #   BENCH_UPLOAD_REPS=5   repetitions of the uploader workload
+#   BENCH_META_REPS=3     repetitions of the small-file, SQLite and fsync benchmarks
 #   BENCH_REMOTE=0        skip make bench-remote
 #   SYNCFS_BENCH_SYNCFS=/path/to/syncfs   measure a prebuilt binary
 set -uo pipefail
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 reps=${BENCH_REPS:-7}
 upload_reps=${BENCH_UPLOAD_REPS:-5}
+meta_reps=${BENCH_META_REPS:-3}
 out=bench-results
 mkdir -p "$out"
 rm -f "$out"/*.reps.txt
@@ -57,6 +59,8 @@ run "write path ($reps repetitions)" \
 	$GO test -run '^$' -bench '^Benchmark(SeqWrite|SeqWrite64K|RandWrite|ColdRead|WriteRSS)$' -benchtime "${reps}x" -timeout 60m ./tests/bench/
 run "uploader ($upload_reps repetitions)" \
 	$GO test -run '^$' -bench '^BenchmarkUpload$' -benchtime "${upload_reps}x" -timeout 60m ./tests/bench/
+run "small files and fsync ($meta_reps repetitions)" \
+	$GO test -run '^$' -bench '^Benchmark(Untar|SQLite|FsyncLatency)$' -benchtime "${meta_reps}x" -timeout 60m ./tests/bench/
 if [ "${BENCH_REMOTE:-1}" != 0 ]; then
 	echo "== make bench-remote" >&2
 	make --no-print-directory bench-remote GO="$GO" 2>&1 | tee "$remote"

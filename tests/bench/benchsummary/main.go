@@ -179,6 +179,10 @@ const (
 	jseq   = "BenchmarkRecordWrite/seq"
 	jrnd   = "BenchmarkRecordWrite/random"
 	upload = "BenchmarkUpload"
+
+	untar    = "BenchmarkUntar"
+	sqlite   = "BenchmarkSQLite"
+	fsyncLat = "BenchmarkFsyncLatency"
 )
 
 type section struct {
@@ -301,6 +305,40 @@ var sections = []section{
 			{"Daemon RSS throughout (max of VmRSS sampled every 100 ms, mount to unmount)", upload, "max-rss-MiB", "%.0f MiB", "<", 150,
 				func(g getter) string {
 					return fmt.Sprintf("VmHWM %s MiB; max RssAnon %s MiB", g(upload, "hwm-MiB"), g(upload, "max-rss-anon-MiB"))
+				}},
+		},
+	},
+	{
+		title: "Issue 14: many small files and fsync-heavy writers (uploads on, file:// remote)",
+		note: "Mount with uploads on (a file:// remote on the same disk); the same work natively in a directory beside the backing dir, in alternating order. " +
+			"Ratios here are mount time / native time (<= 2: at most twice as slow). " +
+			"Untar: `tar -xf` of a tar of Go's own source tree (every machine with Go has it), then `rm -rf` of it. SQLite: Debian's sqlite3 CLI, 1000 single-row UPDATEs in autocommit (one transaction each) on a 64 MiB database.",
+		rows: []row{
+			{"tar -x of the Go source tree: mount / native time", untar, "untar-x-mount/native", "%.1fx", "<=", 2,
+				func(g getter) string {
+					return fmt.Sprintf("%s entries; mount %s s, native %s s; flush --wait after it %s s", g(untar, "entries"), g(untar, "untar-mount-s"), g(untar, "untar-native-s"), g(untar, "flush-s"))
+				}},
+			{"rm -rf of it: mount / native time", untar, "rm-x-mount/native", "%.1fx", "<=", 2,
+				func(g getter) string {
+					return fmt.Sprintf("mount %s s, native %s s", g(untar, "rm-mount-s"), g(untar, "rm-native-s"))
+				}},
+			{"Daemon CPU per 10,000 entries (tar -x, flush, rm -rf, flush)", untar, "cpu-s/10k-files", "%.1f s", "", 0, nil},
+			{"Daemon peak RSS during tar -x, flush, rm -rf", untar, "peak-rss-MiB", "%.0f MiB", "<", 100, nil},
+			{"1000 SQLite transactions, rollback journal: mount / native time", sqlite, "rollback-x-mount/native", "%.1fx", "<=", 1.5,
+				func(g getter) string {
+					return fmt.Sprintf("mount %s ms/txn, native %s ms/txn", g(sqlite, "rollback-mount-ms/txn"), g(sqlite, "rollback-native-ms/txn"))
+				}},
+			{"1000 SQLite transactions, WAL: mount / native time", sqlite, "wal-x-mount/native", "%.1fx", "<=", 1.5,
+				func(g getter) string {
+					return fmt.Sprintf("mount %s ms/txn, native %s ms/txn", g(sqlite, "wal-mount-ms/txn"), g(sqlite, "wal-native-ms/txn"))
+				}},
+			{"4 KiB write + fsync latency, p50: mount / native", fsyncLat, "p50-x-mount/native", "%.1fx", "", 0,
+				func(g getter) string {
+					return fmt.Sprintf("mount %s µs, native %s µs", g(fsyncLat, "mount-p50-us"), g(fsyncLat, "native-p50-us"))
+				}},
+			{"4 KiB write + fsync latency, p99: mount / native", fsyncLat, "p99-x-mount/native", "%.1fx", "", 0,
+				func(g getter) string {
+					return fmt.Sprintf("mount %s µs, native %s µs", g(fsyncLat, "mount-p99-us"), g(fsyncLat, "native-p99-us"))
 				}},
 		},
 	},
