@@ -61,7 +61,7 @@ main() {
 	if [[ $pid =~ ^[0-9]+$ ]] && ! kill -0 "$pid" 2>/dev/null; then
 		dead="the syncfs daemon (pid $pid) died during the job; see $STATE/syncfs.log"
 	elif mounted "$MNT"; then
-		syncfs_call "$(add_duration "$SYNCFS_FLUSH_TIMEOUT" 30)" flush --wait --timeout "$SYNCFS_FLUSH_TIMEOUT" "$MNT"
+		syncfs_call "$(add_duration "$SYNCFS_FLUSH_TIMEOUT" 30)" flush --wait --verify --timeout "$SYNCFS_FLUSH_TIMEOUT" "$MNT"
 		case $RC in
 		0) ;;
 		3) why="upload timed out after $SYNCFS_FLUSH_TIMEOUT: $(last_line "$OUT")" ;;
