@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 
 	"github.com/syncfs/syncfs/format"
@@ -26,7 +27,7 @@ func (u *Uploader) replayOps(ctx context.Context) (int, error) {
 		if err != nil || len(ops) == 0 {
 			return done, err
 		}
-		n, err := u.applyWaves(ctx, ops)
+		n, err := u.applyWaves(ctx, shortcut(ops))
 		if n > 0 {
 			if aerr := u.j.AckOps(ops[n-1].Seq); aerr != nil && err == nil {
 				err = aerr
@@ -39,6 +40,49 @@ func (u *Uploader) replayOps(ctx context.Context) (int, error) {
 		}
 	}
 }
+
+// shortcut returns ops without the remote work of short-lived files: a
+// file created and removed again within one batch (a SQLite -journal, an
+// editor's temp file) never needs its dentry in the remote, so its create
+// is dropped and its unlink only deletes whatever objects of its inode
+// were shipped meanwhile (an inode commit runs beside the replay; after a
+// crash a previous daemon may even have shipped them). The result has
+// the same length and order (acknowledging by index stays right); a
+// dropped op becomes an attribute op, which the replay skips.
+func shortcut(ops []journal.Op) []journal.Op {
+	var out []journal.Op
+	created := map[journal.ID]int{} // inode -> index of its create in this batch
+	for i, op := range ops {
+		switch op.Type {
+		case journal.OpCreate:
+			if op.Replaced == 0 && op.Kind == journal.KindFile {
+				created[op.ID] = i
+			}
+		case journal.OpUnlink:
+			c, ok := created[op.ID]
+			if !ok || !op.Dead || ops[c].Parent != op.Parent || ops[c].Name != op.Name {
+				break
+			}
+			if out == nil {
+				out = slices.Clone(ops)
+			}
+			out[c] = journal.Op{Seq: ops[c].Seq, Type: journal.OpSetattr, ID: op.ID}
+			out[i].Type = opDropOnly
+		}
+		switch op.Type {
+		case journal.OpRename, journal.OpLink:
+			delete(created, op.ID) // it has another name now: no shortcut
+		}
+	}
+	if out == nil {
+		return ops
+	}
+	return out
+}
+
+// opDropOnly is an unlink whose create was dropped by shortcut: only the
+// inode's objects are deleted.
+const opDropOnly journal.OpType = 250
 
 // replayParallel bounds the ops of a wave in flight at once (the store
 // below bounds its requests again).
@@ -104,6 +148,8 @@ func opKeys(op journal.Op) []string {
 			keys = append(keys, inode(op.ID))
 		}
 		return keys
+	case opDropOnly:
+		return []string{inode(op.ID)}
 	case journal.OpRename:
 		keys = append(keys, dentry(op.Parent, op.Name), dentry(op.NewParent, op.NewName))
 	default:
@@ -131,6 +177,9 @@ func (u *Uploader) applyOp(ctx context.Context, op journal.Op) error {
 		if op.Dead {
 			return u.dropInode(ctx, op.ID)
 		}
+	case opDropOnly:
+		u.stats.Shortcuts.Add(1)
+		return u.dropInode(ctx, op.ID)
 	case journal.OpRename:
 		if op.Exchange {
 			if err := u.putDentry(ctx, op.Parent, op.Name, op.Replaced, op.ReplacedKind); err != nil {

@@ -112,6 +112,9 @@ type Stats struct {
 	// short-lived file (a SQLite -journal) unlinked before it shipped.
 	// Not an error; nothing is owed to the remote for it.
 	Vanished atomic.Int64
+	// Shortcuts counts files created and removed within one replay batch:
+	// their dentry was never put (nor deleted).
+	Shortcuts atomic.Int64
 }
 
 // ErrorInfo is a recent error, for status.

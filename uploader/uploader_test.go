@@ -284,3 +284,58 @@ func TestAckRetriedWhenJournalRecovers(t *testing.T) {
 		t.Errorf("%d failures left: the ack was not retried", fj.n)
 	}
 }
+
+// putLog records the keys put to the store it wraps.
+type putLog struct {
+	remote.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (p *putLog) Put(ctx context.Context, key string, body io.ReadSeeker, size int64, opts remote.PutOptions) error {
+	p.mu.Lock()
+	p.keys = append(p.keys, key)
+	p.mu.Unlock()
+	return p.Store.Put(ctx, key, body, size, opts)
+}
+
+// TestShortLivedFileShortcut: a file created and removed before its
+// create was replayed (SQLite's -journal) costs no dentry put or delete;
+// whatever of its inode was shipped meanwhile is deleted; a file that
+// lives on, beside it, ships as usual.
+func TestShortLivedFileShortcut(t *testing.T) {
+	store := &putLog{Store: mem.New("mem")}
+	r := newRig(t, store, Config{})
+	keep := r.create("db")
+	r.write(keep, "db", 0, []byte("pages"))
+	tmp := r.create("db-journal")
+	r.write(tmp, "db-journal", 0, []byte("rollback"))
+	r.j.Sync()
+	// Its data ships before its unlink is replayed (the inode commits run
+	// beside the replay).
+	if err := r.u.commit(r.ctx, tmp); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(r.backing, "db-journal"))
+	r.j.Remove(journal.RootID, "db-journal")
+	r.flush()
+	for _, k := range store.keys {
+		if k == format.DentryKey(format.RootID, "db-journal") {
+			t.Errorf("the short-lived file's dentry was put")
+		}
+	}
+	if n := r.u.Stats().Shortcuts.Load(); n != 1 {
+		t.Errorf("%d shortcuts, want 1", n)
+	}
+	var left []string
+	for _, p := range []string{"i/" + format.ID(tmp).String(), "d/" + format.ID(tmp).String()} {
+		r.store.List(r.ctx, p, func(o remote.ObjectInfo) error { left = append(left, o.Key); return nil })
+	}
+	if len(left) > 0 {
+		t.Errorf("the short-lived file left %v", left)
+	}
+	if got := joined(dentryNames(t, r.store, journal.RootID)); got != "db:file" {
+		t.Errorf("root lists %q", got)
+	}
+	mustEqual(t, "db", readBack(t, r.store, keep), []byte("pages"))
+}
