@@ -405,9 +405,21 @@ func TestGroupCommit(t *testing.T) {
 	if n >= writers*each/2 {
 		t.Fatalf("%d commits for %d fsyncs: not grouped", n, writers*each)
 	}
-	st, _ := j.State()
-	if got := st[0].Dirty.Bytes(); got != writers*each*5 {
-		t.Fatalf("dirty bytes %d, want %d", got, writers*each*5)
+	// What SyncFile returned for must be in the file, not only in
+	// memory (State would count those too): open a copy of the journal
+	// file as it is on disk now.
+	b, err := os.ReadFile(filepath.Join(j.Dir(), "journal.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "journal.db"), b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	copied := openTest(t, dir)
+	st, _ := copied.State()
+	if len(st) != 1 || st[0].Dirty.Bytes() != writers*each*5 {
+		t.Fatalf("the journal file holds %+v, want %d dirty bytes", st, writers*each*5)
 	}
 	t.Logf("%d fsyncs in %d commits", writers*each, n)
 }
