@@ -39,10 +39,10 @@ type Options struct {
 	Wrap func(remote.Store) remote.Store
 }
 
-// MaxManifest is the largest inode manifest read: 32 MiB, the manifest of
-// a file of about 47 TiB. A larger one (a "1 PiB" file) is refused rather
-// than allocated.
-const MaxManifest = 32 << 20
+// MaxManifest is the largest inode manifest read, format.MaxManifest (the
+// uploader writes none larger). A larger one is refused rather than
+// allocated.
+const MaxManifest = format.MaxManifest
 
 // maxSegment is the largest segment manifest the format allows, rounded
 // up: 1024 block hashes and 1024 extents.

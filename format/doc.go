@@ -54,6 +54,10 @@ const (
 	MaxFrameRaw   = 1 << 20                   // raw bytes per frame (16 blocks)
 	MaxObjectRaw  = 8 << 20                   // raw bytes per data object
 	MaxFileSize   = 1 << 50                   // 1 PiB: larger sizes are hostile
+	// MaxManifest is the largest inode manifest object: what readers
+	// read and what the uploader writes (a file of about 94 TiB; a
+	// manifest of a 1 PiB file would be 700 MB, not a real case).
+	MaxManifest = 64 << 20
 	MaxTarget     = 4095
 	MaxXattrBytes = 64 << 10
 	MaxNameLen    = 255

@@ -157,6 +157,9 @@ func (u *Uploader) ship(ctx context.Context, id journal.ID, dirty ranges.Set) (s
 	m.SetDigest()
 	u.failpoint("after-put")
 	body := m.Encode()
+	if len(body) > format.MaxManifest {
+		return path, nil, fmt.Errorf("file of %d bytes: its manifest (%d bytes) is larger than readers accept (%d); syncfs ships files up to about 94 TiB", m.Size, len(body), format.MaxManifest)
+	}
 	if err := u.store.Put(ctx, format.InodeKey(fid), bytes.NewReader(body), int64(len(body)), remote.PutOptions{}); err != nil {
 		u.cache.forget(fid) // segments may be half written: reload from the store
 		return path, nil, err

@@ -11,11 +11,11 @@ import (
 	"github.com/syncfs/syncfs/remote"
 )
 
-// Largest manifest objects read: an inode manifest of a 1 PiB file has
-// 16M segments of 44 bytes, which is not a real case; 64 MiB covers any
-// plausible file and bounds what a hostile remote can make us allocate.
+// Largest manifest objects read (and, for inode manifests, written): the
+// same bound as readers (format.MaxManifest), so that nothing the
+// uploader writes is refused by browse.
 const (
-	maxManifestObject = 64 << 20
+	maxManifestObject = format.MaxManifest
 	maxSegmentObject  = 1 << 20
 )
 
