@@ -57,7 +57,7 @@ const (
 	// MaxManifest is the largest inode manifest object: what readers
 	// read and what the uploader writes (a file of about 94 TiB; a
 	// manifest of a 1 PiB file would be 700 MB, not a real case).
-	MaxManifest = 64 << 20
+	MaxManifest   = 64 << 20
 	MaxTarget     = 4095
 	MaxXattrBytes = 64 << 10
 	MaxNameLen    = 255
