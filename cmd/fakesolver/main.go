@@ -12,12 +12,11 @@ import (
 	"encoding/binary"
 	"flag"
 	"fmt"
+	bytesize "github.com/syncfs/syncfs/internal/size"
 	"math"
 	"math/rand"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -34,7 +33,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "fakesolver: -dir is required")
 		os.Exit(2)
 	}
-	n, err := parseSize(*size)
+	n, err := bytesize.Parse(*size)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "fakesolver:", err)
 		os.Exit(2)
@@ -49,24 +48,6 @@ func main() {
 }
 
 var errFailed = fmt.Errorf("simulated solver failure")
-
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		m      int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}} {
-		if strings.HasSuffix(s, u.suffix) {
-			s, mult = strings.TrimSuffix(s, u.suffix), u.m
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("bad size %q (want e.g. 64MiB)", s)
-	}
-	return int64(v * float64(mult)), nil
-}
 
 const (
 	headerSize = 4096

@@ -7,8 +7,6 @@ import (
 	"log"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/syncfs/syncfs/browse"
@@ -85,28 +83,6 @@ func browseErr(err error) error {
 // to stderr, prefixed like the command's own errors.
 func stderrLogger(cmd string) *log.Logger {
 	return log.New(os.Stderr, "syncfs: "+cmd+": ", 0)
-}
-
-// parseSize reads a size like 10GiB, 512M, 1T or 4096 (bytes).
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-		{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1}} {
-		if strings.HasSuffix(strings.ToUpper(t), strings.ToUpper(u.suffix)) {
-			t, mult = strings.TrimSpace(t[:len(t)-len(u.suffix)]), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || v*float64(mult) > 1<<62 {
-		return 0, fmt.Errorf("bad size %q (want e.g. 10GiB, 512MiB, 4096)", s)
-	}
-	return int64(v * float64(mult)), nil
 }
 
 // defaultCacheDir is $XDG_CACHE_HOME/syncfs, else ~/.cache/syncfs.

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	bytesize "github.com/syncfs/syncfs/internal/size"
 	"io"
 	"log"
 	"net/http"
@@ -88,7 +89,7 @@ func parseMountRO(args []string, stderr io.Writer) (*roConfig, error) {
 	if c.Remote == "" {
 		return nil, exitcode.New(exitcode.Usage, "mount: --remote URL is required (file:///abs/path or s3://bucket/prefix)")
 	}
-	if c.CacheSize, err = parseSize(*size); err != nil {
+	if c.CacheSize, err = bytesize.Parse(*size); err != nil {
 		return nil, exitcode.New(exitcode.Usage, "mount: --cache-size: %v", err)
 	}
 	if c.Refresh < 100*time.Millisecond {
