@@ -37,6 +37,29 @@ func goSourceTar(b *testing.B) (path string, files int) {
 	return out, strings.Count(string(o), "\n")
 }
 
+// nativeAndMount makes a native directory and a mount with uploads on
+// (file:// remote) beside it, on the same file system.
+func nativeAndMount(b *testing.B) (string, *mount) {
+	root := b.TempDir()
+	native := filepath.Join(root, "native")
+	if err := os.MkdirAll(native, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	m := newMount(b, root, "mount", "", nil)
+	sameFS(b, native, m.backing)
+	return native, m
+}
+
+// sides returns the two places a repetition works in, with their names:
+// natively first in even repetitions, through the mount first in odd ones.
+func sides(rep int, native, mnt string) [][2]string {
+	s := [][2]string{{"native", native}, {"mount", mnt}}
+	if rep%2 == 1 {
+		slices.Reverse(s)
+	}
+	return s
+}
+
 func timed(b *testing.B, name string, args ...string) time.Duration {
 	b.Helper()
 	t0 := time.Now()
@@ -57,25 +80,14 @@ func timed(b *testing.B, name string, args ...string) time.Duration {
 func BenchmarkUntar(b *testing.B) {
 	needRoot(b)
 	tarball, entries := goSourceTar(b)
-	root := b.TempDir()
-	native := filepath.Join(root, "native")
-	os.MkdirAll(native, 0o755)
-	m := newMount(b, root, "mount", "", nil)
-	sameFS(b, native, m.backing)
+	native, m := nativeAndMount(b)
 	s := series{}
 	rep := 0
 	for b.Loop() {
 		b.StopTimer()
 		t := map[string]time.Duration{}
-		order := []string{"native", "mount"}
-		if rep%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, c := range order {
-			dir := native
-			if c == "mount" {
-				dir = m.mnt
-			}
+		for _, side := range sides(rep, native, m.mnt) {
+			c, dir := side[0], side[1]
 			settle(b)
 			var cpu0 float64
 			var rss *rssSampler
@@ -126,11 +138,7 @@ func BenchmarkSQLite(b *testing.B) {
 	if _, err := exec.LookPath("sqlite3"); err != nil {
 		b.Skip("sqlite3 not found (apt-get install sqlite3)")
 	}
-	root := b.TempDir()
-	native := filepath.Join(root, "native")
-	os.MkdirAll(native, 0o755)
-	m := newMount(b, root, "mount", "", nil)
-	sameFS(b, native, m.backing)
+	native, m := nativeAndMount(b)
 	const rows = 64 << 10 // of ~1 KiB: 64 MiB
 	var create strings.Builder
 	fmt.Fprintf(&create, "CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB);\nWITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM c WHERE i < %d) INSERT INTO t SELECT i, randomblob(1000) FROM c;\n", rows)
@@ -154,15 +162,8 @@ func BenchmarkSQLite(b *testing.B) {
 		b.StopTimer()
 		for _, mode := range []string{"delete", "wal"} {
 			t := map[string]time.Duration{}
-			order := []string{"native", "mount"}
-			if rep%2 == 1 {
-				slices.Reverse(order)
-			}
-			for _, c := range order {
-				dir := native
-				if c == "mount" {
-					dir = m.mnt
-				}
+			for _, side := range sides(rep, native, m.mnt) {
+				c, dir := side[0], side[1]
 				db := filepath.Join(dir, "bench-"+mode+".db")
 				if rep == 0 {
 					sqlite(db, mode, create.String())
@@ -193,11 +194,7 @@ func BenchmarkSQLite(b *testing.B) {
 //	p50-x-mount/native
 func BenchmarkFsyncLatency(b *testing.B) {
 	needRoot(b)
-	root := b.TempDir()
-	native := filepath.Join(root, "native")
-	os.MkdirAll(native, 0o755)
-	m := newMount(b, root, "mount", "", nil)
-	sameFS(b, native, m.backing)
+	native, m := nativeAndMount(b)
 	const size, n = 64 << 20, 2000
 	fill := randBuf(1 << 20)
 	for _, dir := range []string{native, m.mnt} {
@@ -209,11 +206,8 @@ func BenchmarkFsyncLatency(b *testing.B) {
 	rep := 0
 	for b.Loop() {
 		b.StopTimer()
-		for _, c := range []string{"native", "mount"} {
-			dir := native
-			if c == "mount" {
-				dir = m.mnt
-			}
+		for _, side := range sides(0, native, m.mnt) {
+			c, dir := side[0], side[1]
 			settle(b)
 			f, err := os.OpenFile(filepath.Join(dir, "fsync"), os.O_RDWR, 0)
 			if err != nil {

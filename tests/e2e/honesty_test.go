@@ -18,6 +18,17 @@ import (
 // The tests of this file check that syncfs says what it did: a command
 // that reports success has done it, one that could not says why.
 
+// proxiedMount mounts over a prefix of a real MinIO reached through a
+// fault proxy, which the test can make fail.
+func proxiedMount(t *testing.T, prefix string) (*mount, *miniotest.FaultProxy, []string) {
+	t.Helper()
+	srv := miniotest.Start(t)
+	bucket := srv.NewBucket(t)
+	proxy := miniotest.NewFaultProxy(t, srv.Endpoint)
+	env := append(srv.Env(), "AWS_ENDPOINT_URL="+proxy.URL)
+	return newMount(t, miniotest.URL(bucket, prefix), env), proxy, env
+}
+
 // failWrites makes the proxy answer 503 to every write while on is true.
 func failWrites(proxy *miniotest.FaultProxy, on bool) {
 	proxy.SetRule(func(r *http.Request, n int) miniotest.Fault {
@@ -33,11 +44,7 @@ func failWrites(proxy *miniotest.FaultProxy, on bool) {
 // in place; with the remote back it ships everything before unmounting,
 // so that the backing dir verifies against the remote afterwards.
 func TestUnmountFlush(t *testing.T) {
-	srv := miniotest.Start(t)
-	bucket := srv.NewBucket(t)
-	proxy := miniotest.NewFaultProxy(t, srv.Endpoint)
-	env := append(srv.Env(), "AWS_ENDPOINT_URL="+proxy.URL)
-	m := newMount(t, miniotest.URL(bucket, "unmount-flush"), env)
+	m, proxy, env := proxiedMount(t, "unmount-flush")
 	writeAt(t, m.path("before"), 0, randBytes(1<<20))
 	m.flush()
 
@@ -78,11 +85,7 @@ func TestUnmountFlush(t *testing.T) {
 // TestFlushTimeoutJSON: flush --json prints its object on a timeout too,
 // with what is pending (bytes and operations) and why nothing ships.
 func TestFlushTimeoutJSON(t *testing.T) {
-	srv := miniotest.Start(t)
-	bucket := srv.NewBucket(t)
-	proxy := miniotest.NewFaultProxy(t, srv.Endpoint)
-	env := append(srv.Env(), "AWS_ENDPOINT_URL="+proxy.URL)
-	m := newMount(t, miniotest.URL(bucket, "json"), env)
+	m, proxy, env := proxiedMount(t, "json")
 	os.WriteFile(m.path("a"), []byte("x"), 0o644)
 	m.flush()
 

@@ -15,20 +15,11 @@ import (
 // errors show in status, and once the remote is back a flush ships
 // everything and verify passes.
 func TestRemoteOutage(t *testing.T) {
-	srv := miniotest.Start(t)
-	bucket := srv.NewBucket(t)
-	proxy := miniotest.NewFaultProxy(t, srv.Endpoint)
-	env := append(srv.Env(), "AWS_ENDPOINT_URL="+proxy.URL)
-	m := newMount(t, miniotest.URL(bucket, "outage"), env)
+	m, proxy, env := proxiedMount(t, "outage")
 	writeAt(t, m.path("before"), 0, randBytes(1<<20))
 	m.flush()
 
-	proxy.SetRule(func(r *http.Request, n int) miniotest.Fault {
-		if r.Method == http.MethodPut || r.Method == http.MethodPost || r.Method == http.MethodDelete {
-			return miniotest.Status503
-		}
-		return miniotest.Pass
-	})
+	failWrites(proxy, true)
 	writeAt(t, m.path("during"), 0, randBytes(3<<20))
 	r := syncfs(t, env, "flush", "--wait", "--timeout", "3s", m.mnt)
 	if r.Code != exitcode.Timeout || !strings.Contains(r.Stderr, "pending") {
@@ -39,7 +30,7 @@ func TestRemoteOutage(t *testing.T) {
 		t.Fatalf("the backlog is not pending: %v", st)
 	}
 
-	proxy.SetRule(func(*http.Request, int) miniotest.Fault { return miniotest.Pass })
+	failWrites(proxy, false)
 	m.flush()
 	verifyOK(t, m, m.mnt)
 }
@@ -48,11 +39,7 @@ func TestRemoteOutage(t *testing.T) {
 // after the mount) makes flush --wait fail at once with a clear line and
 // exit 1, instead of hanging, and keeps the data in the journal.
 func TestRemoteRejectsWrites(t *testing.T) {
-	srv := miniotest.Start(t)
-	bucket := srv.NewBucket(t)
-	proxy := miniotest.NewFaultProxy(t, srv.Endpoint)
-	env := append(srv.Env(), "AWS_ENDPOINT_URL="+proxy.URL)
-	m := newMount(t, miniotest.URL(bucket, "denied"), env)
+	m, proxy, env := proxiedMount(t, "denied")
 	proxy.SetRule(func(r *http.Request, n int) miniotest.Fault {
 		if r.Method == http.MethodPut {
 			return miniotest.Status403
