@@ -175,10 +175,3 @@ func (j *Journal) editDirty(tx *bolt.Tx, id ID, gen uint64, edit func(*pending))
 	}
 	return dirty.Put(idKey(id), p.encode())
 }
-
-// touch records that id changed now.
-func (j *Journal) touch(id ID) {
-	j.mu.Lock()
-	j.lastWrite[id] = time.Now()
-	j.mu.Unlock()
-}

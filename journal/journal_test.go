@@ -432,3 +432,63 @@ func set(pairs ...int64) ranges.Set {
 	}
 	return s
 }
+
+// TestNoCommitPerOp: namespace ops and attribute changes of the mount do
+// not wait for a commit of their own (journal/async.go, attrOp): the
+// mount reads them at once (Lookup, State), a Sync makes them durable,
+// in order, and the overlay is empty again after it.
+func TestNoCommitPerOp(t *testing.T) {
+	j := openTest(t, "")
+	j.Sync()
+	before := j.Commits()
+	d, _ := j.Create(RootID, "d", KindDir, "")
+	f, _ := j.CreateOpen(d, "tmp")
+	j.RecordWrite(f, 0, 10)
+	if err := j.Setattr(f); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Rename(d, "tmp", d, "final", false); err != nil {
+		t.Fatal(err)
+	}
+	g, _ := j.Create(d, "gone", KindFile, "")
+	if err := j.Remove(d, "gone"); err != nil {
+		t.Fatal(err)
+	}
+	if n := j.Commits() - before; n != 0 {
+		t.Fatalf("%d commits for queued ops, want 0", n)
+	}
+	if id, _, ok := j.Lookup(d, "final"); !ok || id != f {
+		t.Fatalf("Lookup of a queued rename: %v %v", id, ok)
+	}
+	if _, _, ok := j.Lookup(d, "tmp"); ok {
+		t.Fatal("the old name of a queued rename is still there")
+	}
+	if _, _, ok := j.Lookup(d, "gone"); ok {
+		t.Fatal("a queued unlink is not seen")
+	}
+	if st, _ := j.State(); len(st) != 1 || !st[0].AttrDirty {
+		t.Fatalf("a queued attribute change is not in State: %+v", st)
+	}
+	j.Sync()
+	if p, err := j.Path(f); err != nil || p != "d/final" {
+		t.Fatalf("after the commit: Path %q, %v", p, err)
+	}
+	if _, err := j.Kind(g); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the unlinked inode: %v", err)
+	}
+	j.mu.Lock()
+	left := len(j.ovl)
+	j.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d overlay entries left after the commit", left)
+	}
+	ops, _ := j.Ops(0, 100)
+	var types []string
+	for _, op := range ops {
+		types = append(types, op.Type.String())
+	}
+	if got := strings.Join(types, " "); got != "create create rename create unlink" {
+		t.Fatalf("ops = %s", got)
+	}
+	mustCheck(t, j)
+}

@@ -84,6 +84,17 @@ func flush(ctx context.Context, mnt string, o flushOptions, stdout io.Writer) er
 	}
 	show := newProgress(stdout, asJSON)
 	rounds := 0
+	finish := func() error { // settled (and audited, with --verify)
+		show.done()
+		if asJSON {
+			return printFlushJSON(stdout, p, start, false, audit)
+		}
+		if audit != nil {
+			fmt.Fprintln(stdout, audit)
+		}
+		fmt.Fprintf(stdout, "flushed %s in %v\n", mnt, time.Since(start).Round(time.Millisecond))
+		return nil
+	}
 	for {
 		var q FlushProgress
 		err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/flush?barrier=%d&wait=1s", p.Barrier), nil, &q)
@@ -118,10 +129,13 @@ func flush(ctx context.Context, mnt string, o flushOptions, stdout io.Writer) er
 				if ctx.Err() != nil {
 					return exitcode.New(exitcode.Timeout, "flush of %s timed out after %v during the remote audit", mnt, time.Since(start).Round(time.Second))
 				}
-				return exitcode.New(exitcode.Error, "flush of %s: %v", mnt, deadDaemon(mnt, c, err))
+				if errors.Is(err, control.ErrNoDaemon) {
+					return deadDaemon(mnt, c, err)
+				}
+				return exitcode.New(exitcode.Error, "flush of %s: remote audit: %v", mnt, err)
 			}
 			if !audit.Lost() {
-				continue // settled and audited: report below
+				return finish()
 			}
 			show.done()
 			if rounds >= auditRounds {
@@ -139,15 +153,7 @@ func flush(ctx context.Context, mnt string, o flushOptions, stdout io.Writer) er
 			}
 			continue
 		case p.Settled:
-			show.done()
-			if asJSON {
-				return printFlushJSON(stdout, p, start, false, audit)
-			}
-			if audit != nil {
-				fmt.Fprintln(stdout, audit)
-			}
-			fmt.Fprintf(stdout, "flushed %s in %v\n", mnt, time.Since(start).Round(time.Millisecond))
-			return nil
+			return finish()
 		case p.Error != "":
 			show.done()
 			if asJSON {

@@ -87,7 +87,7 @@ func (d *daemon) uploadStore(s remote.Store) remote.Store {
 			d.trouble.failed(e)
 			d.log.Printf("retrying %s %s (attempt %d) in %v: %v", e.Op, e.Key, e.Attempt, e.Wait.Round(time.Millisecond), e.Err)
 		},
-		OnRecover: func(op, key string, attempts int) { d.trouble.recovered(op, key) },
+		OnRecover: func(string, string, int) { d.trouble.recovered() },
 	})
 }
 
@@ -128,7 +128,7 @@ func (tt *troubleTracker) failed(e retry.Event) {
 	tt.cur = &RemoteTrouble{Since: since, Time: now, Op: e.Op, Key: e.Key, Attempt: e.Attempt, Error: e.Err.Error()}
 }
 
-func (tt *troubleTracker) recovered(op, key string) {
+func (tt *troubleTracker) recovered() {
 	tt.mu.Lock()
 	defer tt.mu.Unlock()
 	tt.cur = nil

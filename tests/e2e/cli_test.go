@@ -179,9 +179,18 @@ func TestMetrics(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	for _, want := range []string{"syncfs_uploaded_bytes_total 12345", "syncfs_pending_bytes 0", "# TYPE syncfs_sent_bytes_total counter", "syncfs_write_bytes_total 12345"} {
+	for _, want := range []string{"syncfs_uploaded_bytes_total 12345", "syncfs_pending_bytes 0", "# TYPE syncfs_sent_bytes_total counter", "syncfs_write_bytes_total 12345", "syncfs_journal_commits_total"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("metrics lack %q:\n%s", want, b)
 		}
+	}
+	// Profiles of the daemon are served beside the metrics.
+	resp, err = http.Get("http://" + addr + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || !strings.Contains(string(b), "goroutine") {
+		t.Errorf("/debug/pprof/: %s\n%s", resp.Status, b)
 	}
 }
