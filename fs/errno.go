@@ -37,3 +37,13 @@ func journalErr(err error) error {
 	}
 	return errors.Join(errJournal, err)
 }
+
+// errno is toErrno for an operation on an open file, named by its path
+// (computed only for an error that is logged).
+func (f *file) errno(op string, err error) syscall.Errno {
+	if err == nil {
+		return 0
+	}
+	rel, _ := f.n.rel()
+	return f.n.fs.toErrno(op, rel, err)
+}

@@ -133,9 +133,9 @@ func (f *file) Read(ctx context.Context, buf []byte, off int64) (fuse.ReadResult
 	return fuse.ReadResultFd(uintptr(f.fdv), off, len(buf)), 0
 }
 
-// journaled returns the ID writes through f are recorded under, or 0.
-// It checks the journal first: a write the journal cannot record must
-// fail rather than land unrecorded.
+// journaled returns the ID a size change through f is recorded under, or
+// 0. It checks the journal first: fallocate waits for no commit of its
+// own, and one that cannot be recorded fails rather than land unrecorded.
 func (f *file) journaled() (journal.ID, error) {
 	id := f.n.jid()
 	if id == 0 {
@@ -147,32 +147,36 @@ func (f *file) journaled() (journal.ID, error) {
 	return id, nil
 }
 
+// Write is accepted even while the journal cannot commit (a full state
+// disk): its range waits in memory with the others, and fsync(2) and
+// close(2) report the commit error. Refusing it would not keep the bytes
+// out of the file's view: with the writeback cache the kernel keeps the
+// pages of a WRITE that failed, so the mount would show bytes that the
+// backing file and the remote never get. A crash before a commit succeeds
+// loses no range: the file is durably marked open for write (OpenForWrite
+// needs a commit, and opens fail while none succeeds) or is unknown to
+// the journal (created since the last commit), and the start-up scan
+// compares or adopts it whole.
 func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
-	id, err := f.journaled()
-	if err != nil {
-		return 0, f.n.fs.toErrno("write", "", err)
-	}
+	id := f.n.jid()
 	f.n.wmu.Lock()
 	n, err := unix.Pwrite(f.fdv, data, off)
 	f.n.wmu.Unlock()
 	f.recordWrite(id, off, n)
 	if err != nil {
-		return uint32(max(n, 0)), f.n.fs.toErrno("write", "", err)
+		return uint32(max(n, 0)), f.errno("write", err)
 	}
 	return uint32(n), 0
 }
 
 func (f *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, syscall.Errno) {
-	id, err := f.journaled()
-	if err != nil {
-		return 0, f.n.fs.toErrno("write", "", err)
-	}
+	id := f.n.jid() // accepted while the journal cannot commit: see Write
 	f.n.wmu.Lock()
 	n, err := unix.Pwritev(f.fdv, data, off)
 	f.n.wmu.Unlock()
 	f.recordWrite(id, off, n)
 	if err != nil {
-		return uint32(max(n, 0)), f.n.fs.toErrno("write", "", err)
+		return uint32(max(n, 0)), f.errno("write", err)
 	}
 	return uint32(n), 0
 }
@@ -202,7 +206,7 @@ func (f *file) Flush(ctx context.Context) syscall.Errno {
 	if !f.writable {
 		return 0
 	}
-	return f.n.fs.toErrno("close", "", journalErr(f.commit()))
+	return f.errno("close", journalErr(f.commit()))
 }
 
 // commit makes f's recorded writes durable. A blind (passthrough) writer's
@@ -245,9 +249,9 @@ func (f *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 		jerr = <-journaled
 	}
 	if err != nil {
-		return f.n.fs.toErrno("fsync", "", err)
+		return f.errno("fsync", err)
 	}
-	return f.n.fs.toErrno("fsync", "", journalErr(jerr))
+	return f.errno("fsync", journalErr(jerr))
 }
 
 func (f *file) Release(ctx context.Context) syscall.Errno {
@@ -268,13 +272,13 @@ func (f *file) Release(ctx context.Context) syscall.Errno {
 	if f.marked != 0 {
 		f.n.fs.j.ReleaseWrite(f.marked)
 	}
-	return f.n.fs.toErrno("release", "", err)
+	return f.errno("release", err)
 }
 
 func (f *file) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 	var st unix.Stat_t
 	if err := unix.Fstat(f.fdv, &st); err != nil {
-		return f.n.fs.toErrno("getattr", "", err)
+		return f.errno("getattr", err)
 	}
 	fillAttr(&out.Attr, &st, f.n.StableAttr().Ino)
 	return 0
@@ -283,20 +287,20 @@ func (f *file) Getattr(ctx context.Context, out *fuse.AttrOut) syscall.Errno {
 func (f *file) Allocate(ctx context.Context, off uint64, size uint64, mode uint32) syscall.Errno {
 	id, err := f.journaled()
 	if err != nil {
-		return f.n.fs.toErrno("fallocate", "", err)
+		return f.errno("fallocate", err)
 	}
 	var before, after unix.Stat_t
 	if err := unix.Fstat(f.fdv, &before); err != nil {
-		return f.n.fs.toErrno("fallocate", "", err)
+		return f.errno("fallocate", err)
 	}
 	if err := unix.Fallocate(f.fdv, mode, int64(off), int64(size)); err != nil {
-		return f.n.fs.toErrno("fallocate", "", err)
+		return f.errno("fallocate", err)
 	}
 	if id == 0 {
 		return 0
 	}
 	if err := unix.Fstat(f.fdv, &after); err != nil {
-		return f.n.fs.toErrno("fallocate", "", err)
+		return f.errno("fallocate", err)
 	}
 	j, o, end := f.n.fs.j, int64(off), int64(off+size)
 	switch {
@@ -304,7 +308,7 @@ func (f *file) Allocate(ctx context.Context, off uint64, size uint64, mode uint3
 		// Everything from off on moved.
 		if after.Size < before.Size {
 			if err := j.Truncate(id, before.Size, after.Size); err != nil {
-				return f.n.fs.toErrno("fallocate", "", journalErr(err))
+				return f.errno("fallocate", journalErr(err))
 			}
 		}
 		j.RecordWrite(id, o, after.Size-o)
@@ -320,7 +324,7 @@ func (f *file) Allocate(ctx context.Context, off uint64, size uint64, mode uint3
 func (f *file) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
 	n, err := unix.Seek(f.fdv, int64(off), int(whence))
 	if err != nil {
-		return 0, f.n.fs.toErrno("lseek", "", err)
+		return 0, f.errno("lseek", err)
 	}
 	return uint64(n), 0
 }

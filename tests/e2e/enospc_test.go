@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +86,15 @@ func TestStateFull(t *testing.T) {
 	t.Cleanup(m.cleanup)
 	writeAt(t, m.path("before"), 0, randBytes(100000))
 	m.flush()
+	// Files open for write before the disk fills: what is written to them
+	// while the journal cannot commit must ship once it can.
+	held, scatter := openRW(t, m.path("held")), openRW(t, m.path("scatter"))
+	if _, err := held.Write(randBytes(5000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := held.Sync(); err != nil {
+		t.Fatal(err)
+	}
 
 	filler := filepath.Join(small, "filler")
 	fill, _ := os.Create(filler)
@@ -96,35 +104,41 @@ func TestStateFull(t *testing.T) {
 		}
 	}
 	fill.Close()
-	// Writes now fail (at open, whose open-for-write mark cannot be
-	// committed, or at write, once a commit failed), never silently. The
-	// journal file has room of its own left, so it takes some changes
-	// (many new names) before a commit needs a page the disk cannot give.
-	var failed error
-	for i := 0; i < 20000 && failed == nil; i++ {
-		name := m.path(fmt.Sprintf("during-%05d-%s", i, strings.Repeat("n", 100)))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil {
-			failed = err
-			break
+	// A file written in 20,000 scattered pieces: its dirty record alone
+	// needs more pages than the full disk can give, so its commit fails,
+	// and every retry of it fails until there is room again (a small
+	// commit could succeed by reusing the pages a commit freed).
+	for k := int64(0); k < 20000; k++ {
+		if _, err := scatter.WriteAt([]byte{byte(k)}, k*8192); err != nil {
+			t.Fatalf("write to a file opened before the state dir filled: %v", err)
 		}
-		_, err = f.WriteAt([]byte("x"), int64(i)*4096)
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		failed = err
 	}
-	if !errors.Is(failed, syscall.ENOSPC) {
-		t.Fatalf("writes with a full state dir: %v, want ENOSPC", failed)
+	if err := scatter.Sync(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("fsync of a change the full state dir cannot record: %v, want ENOSPC", err)
+	}
+	// A write while the journal cannot commit is taken (its range waits in
+	// memory), and fsync says that it could not be recorded. With the
+	// writeback cache a refused write would stay in the kernel's page
+	// cache, visible in the mount but never in the backing file.
+	if _, err := held.WriteAt(randBytes(70000), 3000); err != nil {
+		t.Fatalf("write to a file opened before the state dir filled: %v", err)
+	}
+	if err := held.Sync(); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("fsync with a full state dir: %v, want ENOSPC", err)
+	}
+	// A new name cannot be recorded: create fails.
+	if f, err := os.Create(m.path("during")); !errors.Is(err, syscall.ENOSPC) {
+		if err == nil {
+			f.Close()
+		}
+		t.Fatalf("create with a full state dir: %v, want ENOSPC", err)
 	}
 	if !strings.Contains(m.log(), "no space left") {
 		t.Errorf("the daemon log does not say the journal is full:\n%s", m.log())
 	}
 	os.Remove(filler)
-	// With room again, writes are accepted and everything ships.
+	// With room again, writes are accepted and everything ships, the
+	// writes whose fsync failed included.
 	var err error
 	for i := 0; i < 100; i++ { // the journal retries its commit every 100 ms
 		if err = os.WriteFile(m.path("after"), randBytes(200000), 0o644); err == nil {
@@ -137,4 +151,14 @@ func TestStateFull(t *testing.T) {
 	}
 	m.flush()
 	verifyOK(t, m, m.mnt)
+}
+
+func openRW(t *testing.T, path string) *os.File {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
