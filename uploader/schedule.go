@@ -18,12 +18,14 @@ import (
 // never longer than MaxAge; a flush makes everything before its barrier
 // ship now.
 func (u *Uploader) Run(ctx context.Context) error {
-	work := make(chan journal.ID)
+	// Buffered: a worker that finishes finds its next inode waiting
+	// instead of waiting for the loop to notice it is idle.
+	work := make(chan journal.ID, u.cfg.Workers)
 	for i := 0; i < u.cfg.Workers; i++ {
 		go u.worker(ctx, work)
 	}
 	rootDone := false
-	tick := time.NewTicker(500 * time.Millisecond)
+	tick := time.NewTicker(rescanEvery)
 	defer tick.Stop()
 	opsRetry := time.Time{}
 	for {
@@ -41,22 +43,33 @@ func (u *Uploader) Run(ctx context.Context) error {
 			}
 		}
 		u.dispatch(ctx, work)
+	wait:
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-u.idle:
+			u.feed(ctx, work)
+			goto wait
 		case <-u.wake:
 			// Every journal commit wakes the uploader. While a job
 			// creates files by the thousand, a short pause lets one
-			// round replay the namespace ops and claim the files of many
-			// commits (one journal commit for their claims and one for
-			// their ops instead of one each), and leaves the journal's
-			// committer to the writers that wait for it.
+			// round replay the namespace ops of many commits (one
+			// journal commit for their acknowledgement instead of one
+			// each), and leaves the journal's committer to the writers
+			// that wait for it. Workers that finish meanwhile get
+			// queued work.
 			t := time.NewTimer(coalesce)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return nil
-			case <-t.C:
+		pause:
+			for {
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return nil
+				case <-u.idle:
+					u.feed(ctx, work)
+				case <-t.C:
+					break pause
+				}
 			}
 		case <-tick.C:
 		}
@@ -65,6 +78,13 @@ func (u *Uploader) Run(ctx context.Context) error {
 
 // coalesce is the pause after a wake-up before the uploader looks for work.
 const coalesce = 20 * time.Millisecond
+
+// rescanEvery bounds how often dispatch scans the journal's dirty records
+// while it still has queued work: a scan reads every dirty record, and
+// with ten thousand small files waiting, one scan per shipped file (every
+// acknowledgement is a commit, and every commit a wake-up) made shipping
+// quadratic.
+const rescanEvery = 100 * time.Millisecond
 
 func (u *Uploader) worker(ctx context.Context, work <-chan journal.ID) {
 	for {
@@ -76,20 +96,38 @@ func (u *Uploader) worker(ctx context.Context, work <-chan journal.ID) {
 			u.mu.Lock()
 			delete(u.busy, id)
 			u.mu.Unlock()
-			u.Wake()
+			select {
+			case u.idle <- struct{}{}:
+			default:
+			}
 		}
 	}
 }
 
-// dispatch hands eligible dirty inodes to idle workers, closed files
-// first, then oldest changes first.
+// dispatch scans the journal for eligible dirty inodes, when the queue of
+// the last scan is empty or old or a flush came since, and hands queued
+// inodes to idle workers.
 func (u *Uploader) dispatch(ctx context.Context, work chan<- journal.ID) {
+	u.mu.Lock()
+	urgent := u.urgent
+	u.mu.Unlock()
+	if len(u.queue) == 0 || urgent != u.scannedUrgt || time.Since(u.scanned) >= rescanEvery {
+		u.scan()
+		u.scannedUrgt = urgent
+	}
+	u.feed(ctx, work)
+}
+
+// scan replaces the queue with the eligible dirty inodes: closed files
+// first, then oldest changes first.
+func (u *Uploader) scan() {
 	dirty, err := u.j.Dirty()
 	if err != nil {
 		u.noteError(0, "", err)
 		return
 	}
 	now := time.Now()
+	u.scanned = now
 	type cand struct {
 		id     journal.ID
 		gen    uint64
@@ -130,20 +168,38 @@ func (u *Uploader) dispatch(ctx context.Context, work chan<- journal.ID) {
 		}
 		return cands[a].gen < cands[b].gen
 	})
+	u.queue = u.queue[:0]
 	for _, c := range cands {
+		u.queue = append(u.queue, c.id)
+	}
+}
+
+// feed hands queued inodes to the workers, in order, until their queue is
+// full.
+// An inode queued but shipped since costs its worker a claim that finds
+// nothing.
+func (u *Uploader) feed(ctx context.Context, work chan<- journal.ID) {
+	for len(u.queue) > 0 {
+		id := u.queue[0]
 		u.mu.Lock()
-		u.busy[c.id] = true
+		if u.busy[id] {
+			u.mu.Unlock()
+			u.queue = u.queue[1:]
+			continue
+		}
+		u.busy[id] = true
 		u.mu.Unlock()
 		select {
-		case work <- c.id:
+		case work <- id:
+			u.queue = u.queue[1:]
 			continue
 		case <-ctx.Done():
 		default:
 		}
 		u.mu.Lock()
-		delete(u.busy, c.id)
+		delete(u.busy, id)
 		u.mu.Unlock()
-		return // all workers busy; the next wake picks up the rest
+		return // the workers' queue is full: the next one to finish wakes us
 	}
 }
 

@@ -84,6 +84,13 @@ type Uploader struct {
 	jobs  chan *bufs // buffers of the data objects in flight (a semaphore)
 	locks inodeLocks
 	wake  chan struct{}
+	idle  chan struct{} // a worker finished: hand it queued work
+
+	// Owned by Run's goroutine: the eligible inodes of the last scan of
+	// the journal's dirty records, in shipping order, and when it ran.
+	queue       []journal.ID
+	scanned     time.Time
+	scannedUrgt uint64
 
 	mu        sync.Mutex // guards the fields below
 	urgent    uint64     // ship everything with generation <= urgent now
@@ -163,6 +170,7 @@ func New(j Journal, store remote.Store, backing *beneath.Dir, cfg Config) (*Uplo
 		cache:     newManifestCache(store, 512),
 		jobs:      make(chan *bufs, cfg.Parallel),
 		wake:      make(chan struct{}, 1),
+		idle:      make(chan struct{}, 1),
 		inodeErrs: map[journal.ID]*inodeErr{},
 		busy:      map[journal.ID]bool{},
 		firstSeen: map[journal.ID]time.Time{},

@@ -315,6 +315,14 @@ func (d *daemon) serve(ctx context.Context) error {
 // pending: the journal is complete for them, so the next start need not
 // compare them.
 func (d *daemon) recordSeen() {
+	// Commit the queued namespace ops first: a file created and closed
+	// just before the unmount has no path in the journal until its create
+	// commits, and a file left without a state is compared at the next
+	// start.
+	if err := d.j.Sync(); err != nil {
+		d.log.Printf("recording file states: %v", err)
+		return
+	}
 	files, err := d.j.State()
 	if err != nil {
 		return
