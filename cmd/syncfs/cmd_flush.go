@@ -17,7 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const flushArgs = "[--wait [--verify]] [--timeout DUR] [--json] MOUNTPOINT"
+const flushArgs = "[--wait [--verify] [--publish]] [--timeout DUR] [--json] MOUNTPOINT"
 
 func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("flush", flushArgs, stderr)
@@ -25,6 +25,7 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	timeout := fs.Duration("timeout", 0, "with --wait: give up after this long (0: never)")
 	asJSON := fs.Bool("json", false, "print the outcome as JSON")
 	verify := fs.Bool("verify", false, "with --wait: then audit the remote against the journal (listings and manifests, no file data); ship again whatever it lost; exit 1 if it still lacks something")
+	pub := fs.Bool("publish", false, "with --wait: then publish a plain copy of every file under the remote's files/ prefix (as syncfs publish)")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return helpOK(err)
@@ -35,7 +36,13 @@ func runFlush(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *verify && !*wait {
 		return exitcode.New(exitcode.Usage, "flush: --verify needs --wait (the audit runs once the remote holds everything)")
 	}
-	return flush(ctx, pos[0], flushOptions{wait: *wait, timeout: *timeout, json: *asJSON, verify: *verify}, stdout)
+	if *pub && !*wait {
+		return exitcode.New(exitcode.Usage, "flush: --publish needs --wait (publishing follows the flush)")
+	}
+	if err := flush(ctx, pos[0], flushOptions{wait: *wait, timeout: *timeout, json: *asJSON, verify: *verify}, stdout); err != nil || !*pub {
+		return err
+	}
+	return publishTree(ctx, publishOptions{dir: pos[0], json: *asJSON}, stdout)
 }
 
 type flushOptions struct {

@@ -37,6 +37,7 @@ func commands() []command {
 		{"status", "[--json] MOUNTPOINT", "show what a mount has still to ship", runStatus},
 		{"watch", watchArgs, "without FUSE: watch a directory and ship what changes in it", runWatch},
 		{"recover", recoverArgs, "ship what a dead daemon's journal holds, without mounting", runRecover},
+		{"publish", publishArgs, "put a plain copy of every file under the remote's files/ prefix, for any S3 tool; sends only changed parts", runPublish},
 		{"verify", verifyArgs, "compare a local tree with the remote, end to end; exit 1 on any difference", runVerify},
 		{"mount", roMountArgs, "mount a remote tree read-only, to browse results", runMount},
 		{"ls", lsArgs, "list a directory (or describe a file) of a remote tree, like ls -l", runLs},

@@ -16,6 +16,7 @@ type Status struct {
 	Backing       string                `json:"backing"`
 	State         string                `json:"state"`
 	Remote        string                `json:"remote"`
+	Exclude       []string              `json:"exclude,omitempty"`         // mount --exclude patterns: what is never shipped (or published)
 	WriteMode     string                `json:"write_mode,omitempty"`      // writeback-cache, write-through or direct; none in watch mode
 	WriteModeNote string                `json:"write_mode_note,omitempty"` // why write_mode is not what the mount asked for
 	DirtyBytes    int64                 `json:"dirty_bytes"`               // written, not yet shipped (in flight included)
@@ -79,7 +80,7 @@ func pairs(s ranges.Set) [][2]int64 {
 }
 
 func (d *daemon) status() (*Status, error) {
-	st := &Status{PID: os.Getpid(), Mountpoint: d.c.Mountpoint, Backing: d.c.Backing, State: d.c.State, Remote: d.c.Remote, Files: []FileStatus{}}
+	st := &Status{PID: os.Getpid(), Mountpoint: d.c.Mountpoint, Backing: d.c.Backing, State: d.c.State, Remote: d.c.Remote, Exclude: d.c.Excludes, Files: []FileStatus{}}
 	if d.fs != nil {
 		st.WriteMode, st.WriteModeNote = d.fs.WriteMode(), d.fs.WriteModeNote()
 	}

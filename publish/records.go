@@ -1,0 +1,123 @@
+package publish
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Records is what earlier runs published, one record per path, in a
+// bbolt file of its own (STATE/publish.db): publishing runs beside a
+// mounted daemon, which holds the journal, and a second publish of the
+// same state waits for none (the file lock fails it at once).
+type Records struct {
+	db *bolt.DB
+}
+
+var bucketFiles = []byte("files")
+
+// ErrBusy: another publish holds the records.
+var ErrBusy = errors.New("another syncfs publish is running with this state dir")
+
+// OpenRecords opens (creating) the records file at path.
+func OpenRecords(path string) (*Records, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 100 * time.Millisecond})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%s: %w", path, ErrBusy)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("publish records %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketFiles)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Records{db: db}, nil
+}
+
+// Close closes the file.
+func (r *Records) Close() error { return r.db.Close() }
+
+// fileStat is what tells a file unchanged since it was published.
+type fileStat struct {
+	size, mtime, ctime int64
+	ino                uint64
+	mode               uint32
+}
+
+func statOf(st *unix.Stat_t) fileStat {
+	return fileStat{size: st.Size, mtime: st.Mtim.Nano(), ctime: st.Ctim.Nano(), ino: st.Ino, mode: st.Mode}
+}
+
+// record is one published file (docs/format.md, "Plain objects").
+type record struct {
+	stat     fileStat
+	SHA256   string // of the whole file, hex
+	PartSize int64
+	Parts    []byte // SHA-256 of each part, concatenated
+	ETag     string // of the object, as the store gave it
+}
+
+type recordJSON struct {
+	Size     int64  `json:"size"`
+	Mtime    int64  `json:"mtime_ns"`
+	Ctime    int64  `json:"ctime_ns"`
+	Ino      uint64 `json:"ino"`
+	Mode     uint32 `json:"mode"`
+	SHA256   string `json:"sha256"`
+	PartSize int64  `json:"part_size"`
+	Parts    []byte `json:"parts"`
+	ETag     string `json:"etag"`
+}
+
+func (r *record) parts() int { return len(r.Parts) / 32 }
+
+func (r *record) part(i int) [32]byte { return [32]byte(r.Parts[i*32 : i*32+32]) }
+
+func (r *Records) put(rel string, rec *record) error {
+	b, err := json.Marshal(recordJSON{rec.stat.size, rec.stat.mtime, rec.stat.ctime, rec.stat.ino, rec.stat.mode, rec.SHA256, rec.PartSize, rec.Parts, rec.ETag})
+	if err != nil {
+		return err
+	}
+	return r.db.Batch(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFiles).Put([]byte(rel), b)
+	})
+}
+
+func (r *Records) drop(rels []string) error {
+	return r.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketFiles)
+		for _, rel := range rels {
+			if err := b.Delete([]byte(rel)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// all reads every record; a record that does not decode is left out (its
+// file is then published whole, which is always right).
+func (r *Records) all() (map[string]*record, error) {
+	out := map[string]*record{}
+	err := r.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFiles).ForEach(func(k, v []byte) error {
+			var j recordJSON
+			if json.Unmarshal(v, &j) != nil || len(j.Parts)%32 != 0 || j.PartSize <= 0 {
+				return nil
+			}
+			out[string(k)] = &record{stat: fileStat{j.Size, j.Mtime, j.Ctime, j.Ino, j.Mode}, SHA256: j.SHA256, PartSize: j.PartSize, Parts: j.Parts, ETag: j.ETag}
+			return nil
+		})
+	})
+	return out, err
+}
