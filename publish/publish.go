@@ -92,6 +92,22 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("freeing the uploads an earlier publish left: %w", err)
 		}
 		p.r.Aborted = n
+		if o.Records != nil {
+			left, err := o.Records.pending()
+			if err != nil {
+				return nil, err
+			}
+			for _, rel := range left {
+				n, err := c.AbortCompositions(ctx, o.Prefix+rel)
+				if err != nil {
+					return nil, fmt.Errorf("freeing the upload an earlier publish left for %s: %w", rel, err)
+				}
+				p.r.Aborted += n
+				if err := o.Records.setPending(rel, false); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	if o.Records != nil {
 		if p.old, err = o.Records.all(); err != nil {
@@ -304,6 +320,12 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 		"sha256": sum,
 	}
 	key := p.o.Prefix + rel
+	if multi := len(plan) > 1 || plan[0].From != ""; multi && p.o.Records != nil {
+		if err := p.o.Records.setPending(rel, true); err != nil {
+			return true, err
+		}
+		defer p.o.Records.setPending(rel, false)
+	}
 	etag, err := p.put(ctx, key, plan, meta, st.Size)
 	if errors.Is(err, remote.ErrSourceChanged) {
 		// The old object is not the one recorded: send everything.

@@ -19,7 +19,10 @@ type Records struct {
 	db *bolt.DB
 }
 
-var bucketFiles = []byte("files")
+var (
+	bucketFiles   = []byte("files")
+	bucketPending = []byte("pending") // paths whose object is being composed
+)
 
 // ErrBusy: another publish holds the records.
 var ErrBusy = errors.New("another syncfs publish is running with this state dir")
@@ -34,7 +37,10 @@ func OpenRecords(path string) (*Records, error) {
 		return nil, fmt.Errorf("publish records %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketFiles)
+		if _, err := tx.CreateBucketIfNotExists(bucketFiles); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(bucketPending)
 		return err
 	})
 	if err != nil {
@@ -116,6 +122,32 @@ func (r *Records) all() (map[string]*record, error) {
 				return nil
 			}
 			out[string(k)] = &record{stat: fileStat{j.Size, j.Mtime, j.Ctime, j.Ino, j.Mode}, SHA256: j.SHA256, PartSize: j.PartSize, Parts: j.Parts, ETag: j.ETag}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// setPending notes (on) or forgets that rel's object is being composed: a
+// run killed meanwhile leaves an incomplete upload that the next run
+// frees. (Listing every incomplete upload under a prefix would do without
+// this, but MinIO lists only those of one exact key.)
+func (r *Records) setPending(rel string, on bool) error {
+	return r.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketPending)
+		if on {
+			return b.Put([]byte(rel), nil)
+		}
+		return b.Delete([]byte(rel))
+	})
+}
+
+// pending returns the paths noted by setPending and not forgotten.
+func (r *Records) pending() ([]string, error) {
+	var out []string
+	err := r.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPending).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
 			return nil
 		})
 	})
