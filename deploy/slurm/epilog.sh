@@ -69,6 +69,15 @@ main() {
 		124 | 137) why="syncfs flush did not return within $SYNCFS_FLUSH_TIMEOUT and was killed" ;;
 		*) why="upload failed (syncfs flush exit $RC): $(last_line "$OUT")" ;;
 		esac
+		if [[ -z $why && -z $dead && $SYNCFS_PUBLISH == yes ]]; then
+			syncfs_call "$SYNCFS_PUBLISH_TIMEOUT" publish "$MNT"
+			if ((RC == 0)); then
+				say "$(last_line "$OUT")"
+			else
+				# The deltas are complete: not an upload failure.
+				say "publish failed (syncfs publish exit $RC): $(last_line "$OUT"); the remote's deltas are complete"
+			fi
+		fi
 	else
 		dead="$MNT was not mounted when the job ended (did the syncfs daemon die? see $STATE/syncfs.log)"
 	fi

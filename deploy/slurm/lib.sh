@@ -55,6 +55,8 @@ load_conf() {
 	SYNCFS_MOUNT_TIMEOUT=60s
 	SYNCFS_FLUSH_TIMEOUT=30m
 	SYNCFS_UNMOUNT_TIMEOUT=5m
+	SYNCFS_PUBLISH=no
+	SYNCFS_PUBLISH_TIMEOUT=30m
 	SYNCFS_ON_UPLOAD_FAILURE=keep
 	SYNCFS_CLEANUP=yes
 	if [[ ! -r $SYNCFS_SLURM_CONF ]]; then
@@ -71,12 +73,17 @@ load_conf() {
 		return 1
 	fi
 	local v
-	for v in SYNCFS_MOUNT_TIMEOUT SYNCFS_FLUSH_TIMEOUT SYNCFS_UNMOUNT_TIMEOUT; do
+	for v in SYNCFS_MOUNT_TIMEOUT SYNCFS_FLUSH_TIMEOUT SYNCFS_UNMOUNT_TIMEOUT SYNCFS_PUBLISH_TIMEOUT; do
 		if [[ ! ${!v} =~ ^[1-9][0-9]*[smh]$ ]]; then
 			say "$SYNCFS_SLURM_CONF: $v=${!v} is not a duration like 90s, 30m or 2h"
 			return 1
 		fi
 	done
+	case $SYNCFS_PUBLISH in yes | no) ;; *)
+		say "$SYNCFS_SLURM_CONF: SYNCFS_PUBLISH=$SYNCFS_PUBLISH is not yes or no"
+		return 1
+		;;
+	esac
 	case $SYNCFS_MODE in opt-out | opt-in) ;; *)
 		say "$SYNCFS_SLURM_CONF: SYNCFS_MODE=$SYNCFS_MODE is neither opt-out nor opt-in"
 		return 1

@@ -16,13 +16,14 @@ const mod = "github.com/syncfs/syncfs/"
 // depend on (nor their subpackages).
 var forbidden = map[string][]string{
 	"format":    {"fs", "journal", "uploader", "remote", "browse", "reconcile", "verify", "cmd"},
-	"remote":    {"fs", "journal", "uploader", "browse", "reconcile", "verify", "format", "cmd"},
+	"remote":    {"fs", "journal", "uploader", "browse", "reconcile", "verify", "format", "publish", "cmd"},
 	"journal":   {"fs", "remote", "uploader", "browse", "reconcile", "verify", "cmd"},
 	"fs":        {"uploader", "remote", "browse", "reconcile", "verify", "cmd"},
 	"uploader":  {"fs", "browse", "reconcile", "verify", "cmd", "remote/file", "remote/s3", "remote/backend", "remote/mem"},
 	"browse":    {"fs", "journal", "uploader", "reconcile", "verify", "cmd"},
 	"reconcile": {"fs", "uploader", "remote", "browse", "verify", "cmd"},
 	"verify":    {"fs", "journal", "uploader", "reconcile", "cmd"},
+	"publish":   {"fs", "journal", "uploader", "browse", "reconcile", "verify", "format", "cmd", "remote/file", "remote/s3", "remote/backend"},
 }
 
 func within(pkg, prefix string) bool {

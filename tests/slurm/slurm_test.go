@@ -80,6 +80,24 @@ func TestSlurm(t *testing.T) {
 		}
 	})
 
+	t.Run("PublishPlainObjects", func(t *testing.T) {
+		c := c.with(t)
+		c.writeSite("SYNCFS_PUBLISH=yes\n")
+		id := c.submit(nil, "hello")
+		c.waitGone(id, 60*time.Second)
+		if j := c.job(id); j["JobState"] != "COMPLETED" {
+			t.Errorf("job state %s, want COMPLETED", j["JobState"])
+		}
+		// The plain copy: a file any tool reads, beside the deltas.
+		plain := filepath.Join(strings.TrimPrefix(c.remote(id), "file://"), "files", "hello.txt")
+		if b, err := os.ReadFile(plain); err != nil || string(b) != "hello from job "+id+"\n" {
+			t.Errorf("published %s: %q, %v", plain, b, err)
+		}
+		if l := c.siteLog(id); !strings.Contains(l, "published 1 files") {
+			t.Errorf("site log does not say what was published:\n%s", l)
+		}
+	})
+
 	t.Run("UploadFailsKeepsDataAndDrains", func(t *testing.T) {
 		c := c.with(t)
 		t.Cleanup(c.undrain)
