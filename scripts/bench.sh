@@ -59,6 +59,8 @@ run "write path ($reps repetitions)" \
 	$GO test -run '^$' -bench '^Benchmark(SeqWrite|SeqWrite64K|RandWrite|ColdRead|WriteRSS)$' -benchtime "${reps}x" -timeout 60m ./tests/bench/
 run "uploader ($upload_reps repetitions)" \
 	$GO test -run '^$' -bench '^BenchmarkUpload$' -benchtime "${upload_reps}x" -timeout 60m ./tests/bench/
+run "publish, plain objects (3 repetitions)" \
+	$GO test -run '^$' -bench '^BenchmarkPublish$' -benchtime 3x -timeout 30m ./tests/bench/
 run "small files and fsync ($meta_reps repetitions)" \
 	$GO test -run '^$' -bench '^Benchmark(Untar|SQLite|FsyncLatency)$' -benchtime "${meta_reps}x" -timeout 60m ./tests/bench/
 if [ "${BENCH_REMOTE:-1}" != 0 ]; then
