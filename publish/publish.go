@@ -72,6 +72,7 @@ type Report struct {
 	BytesCopied int64    `json:"bytes_copied"` // copied inside the store (not sent)
 	Skipped     []string `json:"skipped"`      // entries that have no plain object, and why
 	Errors      []string `json:"errors"`       // files that could not be published
+	Notes       []string `json:"notes"`        // what the user should know (the store cannot copy parts)
 }
 
 // Run publishes the tree once.
@@ -84,7 +85,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	defer root.Close()
-	p := &run{o: o, root: root, r: &Report{Skipped: []string{}, Errors: []string{}}, seen: map[string]bool{}}
+	p := &run{o: o, root: root, r: &Report{Skipped: []string{}, Errors: []string{}, Notes: []string{}}, seen: map[string]bool{}}
 	if c, ok := o.Store.(remote.Composer); ok {
 		p.comp = c
 		n, err := c.AbortCompositions(ctx, o.Prefix)
@@ -209,6 +210,7 @@ type run struct {
 	r  *Report
 
 	read, sent, copied atomic.Int64
+	noCopy             atomic.Bool // the store said it cannot copy parts
 }
 
 func (p *run) skip(rel, why string) {
@@ -327,8 +329,14 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 		defer p.o.Records.setPending(rel, false)
 	}
 	etag, err := p.put(ctx, key, plan, meta, st.Size)
-	if errors.Is(err, remote.ErrSourceChanged) {
-		// The old object is not the one recorded: send everything.
+	if errors.Is(err, remote.ErrCopyUnsupported) && p.noCopy.CompareAndSwap(false, true) {
+		p.count(func(r *Report) {
+			r.Notes = append(r.Notes, "the remote cannot copy parts of objects (no UploadPartCopy): changed files are sent whole")
+		})
+	}
+	if errors.Is(err, remote.ErrSourceChanged) || errors.Is(err, remote.ErrCopyUnsupported) {
+		// The old object is not the one recorded, or the store cannot
+		// copy: send everything.
 		plan = wholePlan(f, st.Size, partSize)
 		renamedFrom = ""
 		etag, err = p.put(ctx, key, plan, meta, st.Size)
@@ -370,7 +378,7 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 // or, for a path not published before whose content was published under
 // a path now gone, a copy of that object.
 func (p *run) plan(rel string, old, rec *record, f *os.File, size int64) (parts []remote.Part, renamedFrom string) {
-	if p.comp == nil {
+	if p.comp == nil || p.noCopy.Load() {
 		return wholePlan(f, size, rec.PartSize), ""
 	}
 	if old == nil {

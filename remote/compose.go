@@ -47,3 +47,8 @@ const MaxParts = 10000
 // ErrSourceChanged: a part's source object is no longer the one the caller
 // described (another ETag, or gone).
 var ErrSourceChanged = errors.New("source object changed")
+
+// ErrCopyUnsupported: the store cannot copy a part of an object into
+// another (an S3-compatible server without UploadPartCopy). The caller
+// sends the bytes instead.
+var ErrCopyUnsupported = errors.New("the store cannot copy parts of objects (no UploadPartCopy)")

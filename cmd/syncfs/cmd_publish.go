@@ -113,6 +113,9 @@ func publishTree(ctx context.Context, o publishOptions, stdout io.Writer) error 
 		for _, e := range r.Errors {
 			fmt.Fprintln(stdout, "failed ", e)
 		}
+		for _, n := range r.Notes {
+			fmt.Fprintln(stdout, "note:", n)
+		}
 	}
 	if n := len(r.Errors); n > 0 {
 		return exitcode.New(exitcode.Error, "publish: %d of %d files could not be published to %s (nothing was deleted); run it again", n, r.Files, to)

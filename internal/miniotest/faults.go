@@ -33,10 +33,11 @@ const (
 	StallResponse                // forward, send the headers and half the body, then nothing
 	CorruptRequest               // forward with one byte of the request body flipped
 	CorruptResponse              // forward and flip one byte of the response body
+	Status501                    // answer 501 NotImplemented (a server without the operation)
 )
 
 func (f Fault) String() string {
-	return [...]string{"Pass", "Status500", "Status503", "Status403", "ResetRequest", "ResetResponse", "StallRequest", "StallResponse", "CorruptRequest", "CorruptResponse"}[f]
+	return [...]string{"Pass", "Status500", "Status503", "Status403", "ResetRequest", "ResetResponse", "StallRequest", "StallResponse", "CorruptRequest", "CorruptResponse", "Status501"}[f]
 }
 
 // FaultProxy is a reverse proxy in front of a server that injects faults
@@ -146,6 +147,8 @@ func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
 		s3Error(w, r, 503, "SlowDown")
 	case Status403:
 		s3Error(w, r, 403, "AccessDenied")
+	case Status501:
+		s3Error(w, r, 501, "NotImplemented")
 	case ResetRequest:
 		io.CopyN(io.Discard, r.Body, max(r.ContentLength/2, 1))
 		reset(w)

@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/syncfs/syncfs/remote"
 )
@@ -185,9 +186,12 @@ func (s *Store) copyPart(ctx context.Context, key string, uploadID *string, num 
 	out, err := s.client.UploadPartCopy(w.ctx, in)
 	w.done()
 	if err != nil {
+		code, status := apiCode(err)
 		err = s.classify(ctx, w, "compose", key, err)
-		var re *remote.Error
-		if errors.As(err, &re) && (re.Class == remote.ErrNotFound || strings.Contains(re.Msg, "PreconditionFailed") || strings.Contains(re.Msg, "InvalidRange")) {
+		switch {
+		case code == "NotImplemented" || status == 501:
+			return types.CompletedPart{}, fmt.Errorf("%w: %v", remote.ErrCopyUnsupported, err)
+		case code == "PreconditionFailed" || status == 412 || code == "InvalidRange" || status == 416 || errors.Is(err, remote.ErrNotFound):
 			return types.CompletedPart{}, fmt.Errorf("%w: %s: %v", remote.ErrSourceChanged, p.From, err)
 		}
 		return types.CompletedPart{}, err
@@ -223,6 +227,21 @@ func (s *Store) AbortCompositions(ctx context.Context, prefix string) (int, erro
 		}
 		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
+}
+
+// apiCode returns the S3 error code and HTTP status of an SDK error.
+func apiCode(err error) (string, int) {
+	var ae smithy.APIError
+	code := ""
+	if errors.As(err, &ae) {
+		code = ae.ErrorCode()
+	}
+	var re *smithyhttp.ResponseError
+	status := 0
+	if errors.As(err, &re) {
+		status = re.HTTPStatusCode()
+	}
+	return code, status
 }
 
 func md5sum(r io.ReadSeeker, n int64) (string, error) {

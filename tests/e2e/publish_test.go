@@ -126,6 +126,33 @@ func TestPublish(t *testing.T) {
 	}
 	t.Logf("republish after two 4 KiB rewrites of a 40 MiB file: %d bytes sent\n%s", sent.Load(), r.Stdout)
 
+	// An object replaced behind publish's back is not copied from (the
+	// copy is conditional on the recorded ETag): the file is sent whole.
+	if _, err := client.PutObject(context.Background(), &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("job/files/results/model.odb"), Body: strings.NewReader("replaced")}); err != nil {
+		t.Fatal(err)
+	}
+	writeAt(t, m.path("results/model.odb"), 100, []byte("x"))
+	m.flush()
+	if r := syncfs(t, env, "publish", m.mnt); r.Code != 0 {
+		t.Fatalf("publish over a replaced object: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	verifyPublished(t, env, m)
+
+	// A server without UploadPartCopy: publish says so and sends whole.
+	proxy.SetRule(func(r *http.Request, _ int) miniotest.Fault {
+		if r.Header.Get("X-Amz-Copy-Source") != "" {
+			return miniotest.Status501
+		}
+		return miniotest.Pass
+	})
+	writeAt(t, m.path("results/model.odb"), 20<<20, []byte("y"))
+	m.flush()
+	if r := syncfs(t, env, "publish", m.mnt); r.Code != 0 || !strings.Contains(r.Stdout, "no UploadPartCopy") {
+		t.Fatalf("publish without UploadPartCopy: exit %d (want 0 and a note)\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	proxy.SetRule(nil)
+	verifyPublished(t, env, m)
+
 	// A rename and a delete are mirrored; the renamed file is copied, not sent.
 	if err := os.Rename(m.path("results/model.odb"), m.path("results/final.odb")); err != nil {
 		t.Fatal(err)
