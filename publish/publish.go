@@ -56,6 +56,7 @@ type Options struct {
 	Records  *Records         // what the last runs published; nil: every file is sent whole
 	Exclude  *exclude.Matcher // names never published (mount --exclude)
 	Workers  int              // files published at once; 0 means 4
+	Settle   time.Duration    // files modified less than this ago wait (counted in Held); 0: none wait
 	Progress func(Report)     // called about once a second with the counts so far
 }
 
@@ -64,6 +65,7 @@ type Report struct {
 	Files       int      `json:"files"`        // regular files in the tree
 	Published   int      `json:"published"`    // objects written
 	Unchanged   int      `json:"unchanged"`    // files whose object was already current
+	Held        int      `json:"held"`         // files still being written (Options.Settle), left for the next run
 	Renamed     int      `json:"renamed"`      // objects copied inside the store from a key now gone
 	Deleted     int      `json:"deleted"`      // objects of files gone from the tree
 	Aborted     int      `json:"aborted"`      // incomplete uploads of an earlier run freed
@@ -306,6 +308,10 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 	old := p.old[rel]
 	if old != nil && old.stat == now {
 		p.count(func(r *Report) { r.Unchanged++ })
+		return true, nil
+	}
+	if p.o.Settle > 0 && time.Since(time.Unix(0, max(now.mtime, now.ctime))) < p.o.Settle {
+		p.count(func(r *Report) { r.Held++ })
 		return true, nil
 	}
 	partSize := PartSize(st.Size)

@@ -19,25 +19,26 @@ import (
 // mountConfig is everything a writable mount needs; the foreground daemon
 // gets it from the same flags as the command.
 type mountConfig struct {
-	Mountpoint  string
-	Backing     string
-	State       string
-	Remote      string
-	S3Endpoint  string
-	Excludes    []string
-	Force       bool
-	Foreground  bool
-	Passthrough bool
-	Writeback   bool
-	Direct      bool
-	Debug       bool
-	LogFile     string
-	UploadDelay time.Duration
-	MaxAge      time.Duration
-	Level       string
-	MetricsAddr string
-	Upload      bool
-	Watch       bool // syncfs watch: no mount, Backing is the watched dir
+	Mountpoint   string
+	Backing      string
+	State        string
+	Remote       string
+	S3Endpoint   string
+	Excludes     []string
+	Force        bool
+	Foreground   bool
+	Passthrough  bool
+	Writeback    bool
+	Direct       bool
+	Debug        bool
+	LogFile      string
+	UploadDelay  time.Duration
+	MaxAge       time.Duration
+	Level        string
+	MetricsAddr  string
+	Upload       bool
+	PublishEvery time.Duration // publish plain objects this often (0: never)
+	Watch        bool          // syncfs watch: no mount, Backing is the watched dir
 }
 
 const mountArgs = "--backing DIR --remote URL [--state DIR] [--exclude GLOB]... [--foreground] MOUNTPOINT"
@@ -62,6 +63,7 @@ func parseMount(args []string, stderr io.Writer) (*mountConfig, error) {
 	fs.StringVar(&c.Level, "zstd-level", "fastest", "zstd level: fastest, default, better or best")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at this address (e.g. 127.0.0.1:9101)")
 	fs.BoolVar(&c.Upload, "upload", true, "ship changes; with --upload=false the mount only journals them (a later mount or syncfs recover ships them)")
+	fs.DurationVar(&c.PublishEvery, "publish-every", 0, "also publish plain objects of the files under the remote's files/ prefix (as syncfs publish) this often, files written in the last --upload-delay excepted (0: never)")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return nil, err
@@ -143,6 +145,9 @@ func (c *mountConfig) args(logPath string) []string {
 	}
 	a = append(a, "--upload-delay", c.UploadDelay.String(), "--max-age", c.MaxAge.String(), "--zstd-level", c.Level,
 		"--upload="+strconv.FormatBool(c.Upload))
+	if c.PublishEvery > 0 {
+		a = append(a, "--publish-every", c.PublishEvery.String())
+	}
 	if c.MetricsAddr != "" {
 		a = append(a, "--metrics-addr", c.MetricsAddr)
 	}

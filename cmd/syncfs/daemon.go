@@ -215,7 +215,14 @@ func (d *daemon) startUploads(ctx context.Context) (*beneath.Dir, func(), error)
 		}
 		close(done)
 	}()
-	return backingDir, func() { cancel(); <-done; release() }, nil
+	published := make(chan struct{})
+	go func() {
+		if c.Upload && c.PublishEvery > 0 {
+			d.publishLoop(upCtx, store, c.PublishEvery)
+		}
+		close(published)
+	}()
+	return backingDir, func() { cancel(); <-done; <-published; release() }, nil
 }
 
 // mount makes the FUSE mount.

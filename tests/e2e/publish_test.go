@@ -225,3 +225,38 @@ func verifyPublished(t *testing.T, env []string, m *mount) {
 		t.Fatalf("verify --published: exit %d\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
+
+// TestPublishEvery: a mount with --publish-every publishes each file once
+// it has settled, and follows its changes and its deletion, with no
+// command run.
+func TestPublishEvery(t *testing.T) {
+	needFUSE(t)
+	m := newMount(t, "", nil, "--publish-every", "200ms", "--upload-delay", "300ms")
+	plain := filepath.Join(m.remoteDir(), "files")
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !ok(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("after 30 s: %s\n%s", what, m.log())
+			}
+			time.Sleep(50 * time.Millisecond) // the loop's own interval; no signal to wait for
+		}
+	}
+	want := randBytes(3 << 20)
+	writeAt(t, m.path("out.csv"), 0, want)
+	waitFor("out.csv not published", func() bool {
+		b, err := os.ReadFile(filepath.Join(plain, "out.csv"))
+		return err == nil && bytes.Equal(b, want)
+	})
+	copy(want[1000:], "changed")
+	writeAt(t, m.path("out.csv"), 1000, []byte("changed"))
+	waitFor("the change of out.csv not published", func() bool {
+		b, err := os.ReadFile(filepath.Join(plain, "out.csv"))
+		return err == nil && bytes.Equal(b, want)
+	})
+	os.Remove(m.path("out.csv"))
+	waitFor("the object of a deleted file still there", func() bool {
+		_, err := os.Stat(filepath.Join(plain, "out.csv"))
+		return os.IsNotExist(err)
+	})
+}
