@@ -152,6 +152,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	p.r.Files = len(files)
+	// One listing of the objects: a record whose object is gone or of
+	// another size (deleted or replaced behind publish's back) is not
+	// trusted, and what no file has any more is deleted at the end.
+	p.listed = map[string]int64{}
+	err = o.Store.List(ctx, o.Prefix, func(oi remote.ObjectInfo) error {
+		p.listed[oi.Key[len(o.Prefix):]] = oi.Size
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", o.Prefix, err)
+	}
 	// Records of paths gone from the tree, by content: a new path with the
 	// same content is a rename, copied inside the store.
 	p.gone = map[string]string{}
@@ -205,8 +216,9 @@ type run struct {
 	root *os.Root
 	comp remote.Composer
 	old  map[string]*record
-	gone map[string]string // SHA-256 -> path, of records whose path is gone
-	seen map[string]bool
+	gone   map[string]string // SHA-256 -> path, of records whose path is gone
+	seen   map[string]bool
+	listed map[string]int64 // objects under the prefix at the start, and their sizes
 
 	mu sync.Mutex
 	r  *Report
@@ -306,6 +318,9 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 	}
 	now := statOf(&st)
 	old := p.old[rel]
+	if size, ok := p.listed[rel]; old != nil && (!ok || size != old.stat.size) {
+		old = nil // the object is gone or not the one recorded
+	}
 	if old != nil && old.stat == now {
 		p.count(func(r *Report) { r.Unchanged++ })
 		return true, nil
@@ -315,6 +330,9 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 		return true, nil
 	}
 	partSize := PartSize(st.Size)
+	if ps, ok := p.o.Store.(remote.PartSizer); ok {
+		partSize = partSizeFor(st.Size, ps.MinPartSize())
+	}
 	sum, parts, err := hashFile(f, st.Size, partSize)
 	if err != nil {
 		return true, err
@@ -389,7 +407,7 @@ func (p *run) plan(rel string, old, rec *record, f *os.File, size int64) (parts 
 	}
 	if old == nil {
 		from := p.gone[rec.SHA256]
-		if from == "" {
+		if _, ok := p.listed[from]; from == "" || !ok {
 			return wholePlan(f, size, rec.PartSize), ""
 		}
 		old, renamedFrom = p.old[from], from
@@ -443,16 +461,12 @@ func (p *run) put(ctx context.Context, key string, plan []remote.Part, meta map[
 // has any more, and their records.
 func (p *run) deleteGone(ctx context.Context) error {
 	var gone []string
-	err := p.o.Store.List(ctx, p.o.Prefix, func(oi remote.ObjectInfo) error {
-		rel := oi.Key[len(p.o.Prefix):]
+	for rel := range p.listed {
 		if !p.seen[rel] {
 			gone = append(gone, rel)
 		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("listing %s: %w", p.o.Prefix, err)
 	}
+	sort.Strings(gone)
 	for _, rel := range gone {
 		if err := p.o.Store.Delete(ctx, p.o.Prefix+rel); err != nil {
 			return err
@@ -471,11 +485,15 @@ func (p *run) deleteGone(ctx context.Context) error {
 	return p.o.Records.drop(drop)
 }
 
-// PartSize is the part size for a file of size bytes: 8 MiB, or more for
-// a file that would need more than remote.MaxParts parts (rounded up to
-// MiB). A change anywhere in a part sends the part again.
-func PartSize(size int64) int64 {
-	ps := int64(8 << 20)
+// PartSize is the part size for a file of size bytes on S3: 8 MiB, or
+// more for a file that would need more than remote.MaxParts parts
+// (rounded up to MiB). A change anywhere in a part sends the part again.
+func PartSize(size int64) int64 { return partSizeFor(size, 8<<20) }
+
+// partSizeFor is PartSize with base instead of 8 MiB (a store's
+// remote.PartSizer minimum).
+func partSizeFor(size, base int64) int64 {
+	ps := base
 	if need := (size + remote.MaxParts - 1) / remote.MaxParts; need > ps {
 		ps = (need + 1<<20 - 1) &^ (1<<20 - 1)
 	}

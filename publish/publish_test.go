@@ -112,7 +112,7 @@ func (f *fixture) same() {
 
 func TestPublishFollowsChanges(t *testing.T) {
 	f := newFixture(t)
-	big := random(50<<20+12345, 1) // 7 parts of 8 MiB
+	big := random(50<<20+12345, 1) // 51 parts of 1 MiB
 	write(t, filepath.Join(f.dir, "results/big.odb"), big)
 	write(t, filepath.Join(f.dir, "results/log.txt"), []byte("step 1\n"))
 	write(t, filepath.Join(f.dir, "empty"), nil)
@@ -142,8 +142,9 @@ func TestPublishFollowsChanges(t *testing.T) {
 		t.Fatalf("publish of an unchanged tree: %+v", r)
 	}
 
-	// Two scattered 4 KiB rewrites in parts 1 and 5, and an append: three
-	// parts go again (the last one grew), the rest is copied.
+	// Two scattered 4 KiB rewrites, and an append: three parts go again
+	// (the last one grew), the rest is copied. (The file store's parts
+	// are 1 MiB: remote.PartSizer.)
 	fh, _ := os.OpenFile(filepath.Join(f.dir, "results/big.odb"), os.O_RDWR, 0)
 	fh.WriteAt(random(4096, 2), 9<<20)
 	fh.WriteAt(random(4096, 3), 41<<20)
@@ -151,7 +152,8 @@ func TestPublishFollowsChanges(t *testing.T) {
 	fh.Close()
 	r = f.publish()
 	size := int64(len(big) + 1000)
-	if r.Published != 1 || r.BytesSent != 8<<20+8<<20+(size-48<<20) || r.BytesCopied != size-r.BytesSent {
+	const ps = 1 << 20
+	if r.Published != 1 || r.BytesSent != ps+ps+(size-50*ps) || r.BytesCopied != size-r.BytesSent {
 		t.Fatalf("publish after scattered rewrites: %+v", r)
 	}
 	f.same()
@@ -204,4 +206,19 @@ func getxattr(path, name string) (string, error) {
 		return "", err
 	}
 	return string(buf[:n]), nil
+}
+
+// An object deleted behind publish's back is written again, though its
+// file did not change.
+func TestPublishObjectDeleted(t *testing.T) {
+	f := newFixture(t)
+	write(t, filepath.Join(f.dir, "a"), []byte("results"))
+	f.publish()
+	if err := f.store.Delete(context.Background(), Prefix+"a"); err != nil {
+		t.Fatal(err)
+	}
+	if r := f.publish(); r.Published != 1 || r.Unchanged != 0 {
+		t.Fatalf("publish after the object was deleted: %+v", r)
+	}
+	f.same()
 }

@@ -1,9 +1,13 @@
 package publish
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -12,7 +16,7 @@ import (
 )
 
 // Records is what earlier runs published, one record per path, in a
-// bbolt file of its own (STATE/publish.db): publishing runs beside a
+// bbolt file of its own per target (RecordsPath): publishing runs beside a
 // mounted daemon, which holds the journal, and a second publish of the
 // same state waits for none (the file lock fails it at once).
 type Records struct {
@@ -26,6 +30,14 @@ var (
 
 // ErrBusy: another publish holds the records.
 var ErrBusy = errors.New("another syncfs publish is running with this state dir")
+
+// RecordsPath is the records file of publishing to remoteURL from the
+// state dir stateDir: one per target, since what one remote holds says
+// nothing of another's objects.
+func RecordsPath(stateDir, remoteURL string) string {
+	sum := sha256.Sum256([]byte(strings.TrimSuffix(remoteURL, "/")))
+	return filepath.Join(stateDir, "publish-"+hex.EncodeToString(sum[:8])+".db")
+}
 
 // OpenRecords opens (creating) the records file at path.
 func OpenRecords(path string) (*Records, error) {

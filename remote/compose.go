@@ -52,3 +52,10 @@ var ErrSourceChanged = errors.New("source object changed")
 // another (an S3-compatible server without UploadPartCopy). The caller
 // sends the bytes instead.
 var ErrCopyUnsupported = errors.New("the store cannot copy parts of objects (no UploadPartCopy)")
+
+// PartSizer is a Composer whose parts may be smaller than MinPart (a
+// directory: copy_file_range has no minimum). Finer parts make a
+// scattered change cost less.
+type PartSizer interface {
+	MinPartSize() int64
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/syncfs/syncfs/internal/exclude"
 	"github.com/syncfs/syncfs/internal/exitcode"
@@ -83,7 +84,7 @@ func publishTree(ctx context.Context, o publishOptions, stdout io.Writer) error 
 	if err := os.MkdirAll(o.state, 0o700); err != nil {
 		return exitcode.New(exitcode.Usage, "publish: state dir: %v", err)
 	}
-	recs, err := publish.OpenRecords(filepath.Join(o.state, "publish.db"))
+	recs, err := publish.OpenRecords(publish.RecordsPath(o.state, o.remote))
 	if errors.Is(err, publish.ErrBusy) {
 		return exitcode.Wrap(exitcode.Busy, err)
 	}
@@ -127,21 +128,32 @@ func publishTree(ctx context.Context, o publishOptions, stdout io.Writer) error 
 	return nil
 }
 
-// newPublishProgress returns the progress callback: one line, rewritten
-// in place, on a terminal or not (as flush's). An empty report ends it.
+// newPublishProgress returns the progress callback: on a terminal one
+// line rewritten in place every second, otherwise a line every 5 seconds
+// (as flush's). An empty report ends it.
 func newPublishProgress(w io.Writer, quiet bool) func(publish.Report) {
+	tty := isTerminal(w)
 	shown := false
+	var last time.Time
 	return func(r publish.Report) {
 		if quiet {
 			return
 		}
 		if r.Files == 0 {
-			if shown {
+			if shown && tty {
 				fmt.Fprintln(w)
 			}
 			return
 		}
-		shown = true
-		fmt.Fprintf(w, "\rpublish: %d of %d files done, %s sent, %s copied", r.Published+r.Unchanged+len(r.Errors), r.Files, humanBytes(r.BytesSent), humanBytes(r.BytesCopied))
+		if !tty && time.Since(last) < 5*time.Second {
+			return
+		}
+		shown, last = true, time.Now()
+		line := fmt.Sprintf("publish: %d of %d files done, %s sent, %s copied inside the store", r.Published+r.Unchanged+r.Held+len(r.Errors), r.Files, humanBytes(r.BytesSent), humanBytes(r.BytesCopied))
+		if tty {
+			fmt.Fprintf(w, "\r\033[K%s", line)
+		} else {
+			fmt.Fprintln(w, line)
+		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"path/filepath"
 	"time"
 
 	"github.com/syncfs/syncfs/internal/exclude"
@@ -35,7 +34,7 @@ func (d *daemon) publishLoop(ctx context.Context, store remote.Store, every time
 		if gen == last {
 			continue
 		}
-		recs, err := publish.OpenRecords(filepath.Join(d.c.State, "publish.db"))
+		recs, err := publish.OpenRecords(publish.RecordsPath(d.c.State, d.c.Remote))
 		if err != nil {
 			d.log.Printf("publish: %v (next round in %v)", err, every)
 			continue

@@ -191,6 +191,11 @@ func parseMtime(s string) (int64, bool) {
 	return n*1e9 + ns, true
 }
 
+// MinPartSize is 1 MiB: a copy_file_range per unchanged MiB costs little,
+// and a scattered change of a large file then rewrites about 1 MiB per
+// change instead of S3's 5 MiB minimum.
+func (s *Store) MinPartSize() int64 { return 1 << 20 }
+
 // AbortCompositions has nothing to free: an interrupted Compose leaves at
 // most a temporary file, which List does not show and the next Put of the
 // directory ignores.
