@@ -212,10 +212,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 }
 
 type run struct {
-	o    Options
-	root *os.Root
-	comp remote.Composer
-	old  map[string]*record
+	o      Options
+	root   *os.Root
+	comp   remote.Composer
+	old    map[string]*record
 	gone   map[string]string // SHA-256 -> path, of records whose path is gone
 	seen   map[string]bool
 	listed map[string]int64 // objects under the prefix at the start, and their sizes
