@@ -260,3 +260,68 @@ func TestPublishEvery(t *testing.T) {
 		return os.IsNotExist(err)
 	})
 }
+
+// TestPublishEveryDaemonKilled: the daemon of a --publish-every mount is
+// killed while it publishes a large file; no partial object is visible,
+// and the restarted mount finishes the publish, freeing the upload the
+// dead one left.
+func TestPublishEveryDaemonKilled(t *testing.T) {
+	needFUSE(t)
+	srv := miniotest.Start(t)
+	bucket := srv.NewBucket(t)
+	proxy := miniotest.NewFaultProxy(t, srv.Endpoint)
+	env := append(srv.Env(), "AWS_ENDPOINT_URL="+proxy.URL)
+	m := newMount(t, miniotest.URL(bucket, "every"), env, "--publish-every", "200ms", "--upload-delay", "200ms")
+	started := make(chan struct{}, 1)
+	proxy.SetRule(func(r *http.Request, _ int) miniotest.Fault {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.RawQuery, "partNumber") {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			return miniotest.StallRequest
+		}
+		return miniotest.Pass
+	})
+	want := randBytes(40 << 20)
+	writeAt(t, m.path("big.odb"), 0, want)
+	select {
+	case <-started:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the daemon published no part within 60 s\n%s", m.log())
+	}
+	pid := m.pid()
+	syscall.Kill(pid, syscall.SIGKILL)
+	waitGone(t, pid)
+	m.unmount() // the daemon is dead: this detaches its mount
+	proxy.SetRule(nil)
+	opts := srv.Options()
+	client := awss3.New(awss3.Options{Region: opts.Region, Credentials: opts.Credentials, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true})
+	key := aws.String("every/files/big.odb")
+	if _, err := client.HeadObject(context.Background(), &awss3.HeadObjectInput{Bucket: aws.String(bucket), Key: key}); err == nil {
+		t.Fatal("a publish killed midway left an object")
+	}
+	m.start()
+	for deadline := time.Now().Add(60 * time.Second); ; {
+		obj, err := client.GetObject(context.Background(), &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: key})
+		if err == nil {
+			body, _ := io.ReadAll(obj.Body)
+			obj.Body.Close()
+			if !bytes.Equal(body, want) {
+				t.Fatalf("the published object has %d bytes and differs from the file", len(body))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted mount did not publish big.odb within 60 s\n%s", m.log())
+		}
+		time.Sleep(100 * time.Millisecond) // the loop's interval; no signal to wait for
+	}
+	ups, err := client.ListMultipartUploads(context.Background(), &awss3.ListMultipartUploadsInput{Bucket: aws.String(bucket), Prefix: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ups.Uploads) != 0 {
+		t.Errorf("%d incomplete uploads left after the restarted publish", len(ups.Uploads))
+	}
+}
