@@ -285,6 +285,15 @@ const attempts = 4
 
 func (p *run) file(ctx context.Context, rel string) error {
 	f, err := p.root.OpenFile(rel, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Removed since the walk (a job's temporary file): as if it had
+		// not been there, so that an object it had goes too.
+		p.mu.Lock()
+		delete(p.seen, rel)
+		p.r.Files--
+		p.mu.Unlock()
+		return nil
+	}
 	if err != nil {
 		return err
 	}
