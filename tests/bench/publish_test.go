@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 //
 //	x-publish/rclone-first-MB/s        first upload throughput ratio    target >= 1.5
 //	x-sent/rclone-change               bytes sent for the 1 % change    target <= 0.2
+//	x-sent-file/rclone-change          the same, published to a file:// remote (1 MiB parts)
 //	x-sent/rclone-pages                bytes sent for 16 page rewrites
 //	republish-change-s, rclone-change-s, republish-pages-s, rclone-pages-s
 func BenchmarkPublish(b *testing.B) {
@@ -47,7 +49,9 @@ func BenchmarkPublish(b *testing.B) {
 			b.Fatal(err)
 		}
 		url := miniotest.URL(bucket, fmt.Sprintf("pub-%d", rep))
-		publish := func() (time.Duration, int64) {
+		fileURL := "file://" + filepath.Join(root, fmt.Sprintf("rep%d", rep), "remote")
+		os.MkdirAll(strings.TrimPrefix(fileURL, "file://"), 0o755)
+		publishTo := func(url string) (time.Duration, int64) {
 			cmd := exec.Command(bin, "publish", "--json", "--remote", url, dir)
 			cmd.Env = append(os.Environ(), srv.Env()...)
 			t0 := time.Now()
@@ -61,6 +65,7 @@ func BenchmarkPublish(b *testing.B) {
 			json.Unmarshal(out, &r)
 			return time.Since(t0), r.BytesSent
 		}
+		publish := func() (time.Duration, int64) { return publishTo(url) }
 		copyRclone := func() (time.Duration, int64) {
 			fi, err := os.Stat(file)
 			if err != nil {
@@ -82,12 +87,16 @@ func BenchmarkPublish(b *testing.B) {
 		s.add("rclone-first-MB/s", mbps(st.Size(), r1))
 		s.add("x-publish/rclone-first-MB/s", ratio(r1, t1))
 
+		publishTo(fileURL)
+
 		change(b, file, st.Size(), uint64(rep))
+		_, sentFile := publishTo(fileURL)
 		t2, sent2 := publish()
 		r2, rsent2 := copyRclone()
 		s.add("republish-change-s", t2.Seconds())
 		s.add("rclone-change-s", r2.Seconds())
 		s.add("x-sent/rclone-change", float64(sent2)/float64(rsent2))
+		s.add("x-sent-file/rclone-change", float64(sentFile)/float64(rsent2))
 
 		f, err := os.OpenFile(file, os.O_RDWR, 0)
 		if err != nil {
