@@ -203,6 +203,11 @@ func (u *Uploader) feed(ctx context.Context, work chan<- journal.ID) {
 	}
 }
 
+// EnsureRoot writes the root directory's manifest if the remote has none,
+// as Run does when it starts: the mount's start-up audit calls it first,
+// so that a brand-new prefix is not reported as having lost its root.
+func (u *Uploader) EnsureRoot(ctx context.Context) error { return u.ensureRootInode(ctx) }
+
 // ensureRootInode writes the root directory's manifest if the remote has
 // none: a browser needs it to start.
 func (u *Uploader) ensureRootInode(ctx context.Context) error {

@@ -265,6 +265,10 @@ func (d *daemon) recover(ctx context.Context, marks []journal.ID) {
 	// The remote may have changed while nothing watched it (objects
 	// deleted, an old copy restored): what it lost ships again.
 	if d.c.Upload {
+		// A new prefix has no root manifest yet: that is not a loss.
+		if err := d.up.EnsureRoot(ctx); err != nil && ctx.Err() == nil {
+			d.log.Printf("writing the root directory's manifest: %v", err)
+		}
 		if _, err := d.runAudit(ctx); err != nil && ctx.Err() == nil {
 			d.log.Printf("%v", err)
 		}
