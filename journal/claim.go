@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"path"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -170,6 +172,14 @@ func (j *Journal) State() ([]FileState, error) {
 		f.AttrDirty = p.attr
 		f.Gen = p.gen
 	}
+	// Names the queued namespace ops gave (a file created since the last
+	// commit has no path in the database yet).
+	queued := map[ID]ovlEdit{}
+	for k, e := range j.ovl {
+		if !e.gone && len(k) > 8 {
+			queued[e.id] = ovlEdit{parent: keyID([]byte(k[:8])), name: k[8:]}
+		}
+	}
 	j.mu.Unlock()
 	err := j.db.View(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketDirty, bucketInFlight} {
@@ -199,7 +209,7 @@ func (j *Journal) State() ([]FileState, error) {
 			return nil
 		})
 		for id, f := range byID {
-			f.Path, _ = pathOf(tx, id)
+			f.Path = queuedPath(tx, queued, id)
 		}
 		return nil
 	})
@@ -275,4 +285,26 @@ func (j *Journal) Settled(barrier uint64) (bool, error) {
 		return nil
 	})
 	return settled, err
+}
+
+// queuedPath is id's path, from the names of queued ops where they have
+// one (they are newer than the database), else from the database; "" if
+// neither knows it.
+func queuedPath(tx *bolt.Tx, queued map[ID]ovlEdit, id ID) string {
+	var parts []string
+	for depth := 0; id != RootID && depth <= 4096; depth++ {
+		e, ok := queued[id]
+		if !ok {
+			p, err := pathOf(tx, id)
+			if err != nil {
+				return ""
+			}
+			parts = append(parts, p)
+			break
+		}
+		parts = append(parts, e.name)
+		id = e.parent
+	}
+	slices.Reverse(parts)
+	return path.Join(parts...)
 }

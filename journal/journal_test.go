@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/syncfs/syncfs/internal/ranges"
 )
@@ -491,4 +492,30 @@ func TestNoCommitPerOp(t *testing.T) {
 		t.Fatalf("ops = %s", got)
 	}
 	mustCheck(t, j)
+}
+
+// A file created since the last commit has its path in State already
+// (status shows it), from the queued op's name.
+func TestStatePathOfQueuedCreate(t *testing.T) {
+	j, err := Open(t.TempDir(), Options{CommitInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	dir, err := j.Create(RootID, "run", KindDir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := j.Create(dir, "out.csv", KindFile, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.RecordWrite(id, 0, 10)
+	st, err := j.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j.Commits() != 0 || len(st) != 1 || st[0].Path != "run/out.csv" {
+		t.Fatalf("state before any commit (%d commits): %+v", j.Commits(), st)
+	}
 }
