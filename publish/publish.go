@@ -338,17 +338,15 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 		p.count(func(r *Report) { r.Held++ })
 		return true, nil
 	}
-	partSize := PartSize(st.Size)
-	if ps, ok := p.o.Store.(remote.PartSizer); ok {
-		partSize = partSizeFor(st.Size, ps.MinPartSize())
-	}
-	sum, parts, err := hashFile(f, st.Size, partSize)
+	bs := BlockSize(st.Size, p.blockBase())
+	sum, blocks, err := hashFile(f, st.Size, bs)
 	if err != nil {
 		return true, err
 	}
 	p.read.Add(st.Size)
-	rec := &record{stat: now, SHA256: sum, PartSize: partSize, Parts: parts}
+	rec := &record{stat: now, SHA256: sum, BlockSize: bs, Blocks: blocks}
 	plan, renamedFrom := p.plan(rel, old, rec, f, st.Size)
+	partSize := PartSize(st.Size)
 	meta := map[string]string{
 		"mtime":  fmt.Sprintf("%d.%09d", st.Mtim.Sec, st.Mtim.Nsec),
 		"mode":   strconv.FormatUint(uint64(st.Mode&0o7777), 8),
@@ -406,42 +404,54 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 	return true, nil
 }
 
-// plan chooses the parts of rel's new object: a copy of each part whose
-// hash did not change since the recorded object, new bytes for the rest;
-// or, for a path not published before whose content was published under
-// a path now gone, a copy of that object.
+// blockBase is the hashing unit: 1 MiB, or the store's smaller minimum
+// part (a directory: 256 KiB).
+func (p *run) blockBase() int64 {
+	if ps, ok := p.o.Store.(remote.PartSizer); ok {
+		return ps.MinPartSize()
+	}
+	return 1 << 20
+}
+
+// minPart is the smallest part (but the last) the store takes.
+func (p *run) minPart() int64 {
+	if _, ok := p.o.Store.(remote.PartSizer); ok {
+		return 0
+	}
+	return remote.MinPart
+}
+
+// plan chooses the parts of rel's new object: copies of the ranges whose
+// blocks did not change since the recorded object, new bytes for the rest
+// (see plan.go); or, for a path not published before whose content was
+// published under a path now gone, a copy of that object.
 func (p *run) plan(rel string, old, rec *record, f *os.File, size int64) (parts []remote.Part, renamedFrom string) {
-	if p.comp == nil || p.noCopy.Load() {
-		return wholePlan(f, size, rec.PartSize), ""
+	whole := wholePlan(f, size, PartSize(size))
+	if p.comp == nil || p.noCopy.Load() || size == 0 {
+		return whole, ""
 	}
 	if old == nil {
 		from := p.gone[rec.SHA256]
 		if _, ok := p.listed[from]; from == "" || !ok {
-			return wholePlan(f, size, rec.PartSize), ""
+			return whole, ""
 		}
 		old, renamedFrom = p.old[from], from
 	}
-	if old.PartSize != rec.PartSize || old.ETag == "" {
-		return wholePlan(f, size, rec.PartSize), ""
+	if old.BlockSize != rec.BlockSize || old.ETag == "" {
+		return whole, ""
 	}
 	src := p.o.Prefix + rel
 	if renamedFrom != "" {
 		src = p.o.Prefix + renamedFrom
 	}
-	// Equal part hashes mean equal bytes and lengths: such a part is
+	// Equal block hashes mean equal bytes and lengths: such a range is
 	// copied from the old object, whose ETag the store checks.
-	for i, off := 0, int64(0); off < size || i == 0; i, off = i+1, off+rec.PartSize {
-		n := min(rec.PartSize, size-off)
-		if i < old.parts() && old.part(i) == rec.part(i) {
-			parts = append(parts, remote.Part{Size: n, From: src, FromOff: off, FromETag: old.ETag})
-		} else {
-			parts = append(parts, remote.Part{Size: n, Body: io.NewSectionReader(f, off, n)})
-		}
-		if size == 0 {
-			break
-		}
+	same := func(i int) bool { return i < old.blocks() && i < rec.blocks() && old.block(i) == rec.block(i) }
+	ss := split(segments(size, rec.BlockSize, same, p.minPart()), p.minPart())
+	if p.minPart() > 0 && len(ss) > remote.MaxParts {
+		return whole, ""
 	}
-	return parts, renamedFrom
+	return toParts(ss, f, src, old.ETag), renamedFrom
 }
 
 func wholePlan(f *os.File, size, partSize int64) []remote.Part {
@@ -494,15 +504,11 @@ func (p *run) deleteGone(ctx context.Context) error {
 	return p.o.Records.drop(drop)
 }
 
-// PartSize is the part size for a file of size bytes on S3: 8 MiB, or
+// PartSize is the part size of a file of size bytes sent whole: 8 MiB, or
 // more for a file that would need more than remote.MaxParts parts
-// (rounded up to MiB). A change anywhere in a part sends the part again.
-func PartSize(size int64) int64 { return partSizeFor(size, 8<<20) }
-
-// partSizeFor is PartSize with base instead of 8 MiB (a store's
-// remote.PartSizer minimum).
-func partSizeFor(size, base int64) int64 {
-	ps := base
+// (rounded up to MiB).
+func PartSize(size int64) int64 {
+	ps := int64(8 << 20)
 	if need := (size + remote.MaxParts - 1) / remote.MaxParts; need > ps {
 		ps = (need + 1<<20 - 1) &^ (1<<20 - 1)
 	}

@@ -112,7 +112,7 @@ func (f *fixture) same() {
 
 func TestPublishFollowsChanges(t *testing.T) {
 	f := newFixture(t)
-	big := random(50<<20+12345, 1) // 51 parts of 1 MiB
+	big := random(50<<20+12345, 1)
 	write(t, filepath.Join(f.dir, "results/big.odb"), big)
 	write(t, filepath.Join(f.dir, "results/log.txt"), []byte("step 1\n"))
 	write(t, filepath.Join(f.dir, "empty"), nil)
@@ -142,9 +142,8 @@ func TestPublishFollowsChanges(t *testing.T) {
 		t.Fatalf("publish of an unchanged tree: %+v", r)
 	}
 
-	// Two scattered 4 KiB rewrites, and an append: three parts go again
-	// (the last one grew), the rest is copied. (The file store's parts
-	// are 1 MiB: remote.PartSizer.)
+	// Two scattered 4 KiB rewrites, and an append: three blocks go again
+	// (the last one grew), the rest is copied.
 	fh, _ := os.OpenFile(filepath.Join(f.dir, "results/big.odb"), os.O_RDWR, 0)
 	fh.WriteAt(random(4096, 2), 9<<20)
 	fh.WriteAt(random(4096, 3), 41<<20)
@@ -152,8 +151,8 @@ func TestPublishFollowsChanges(t *testing.T) {
 	fh.Close()
 	r = f.publish()
 	size := int64(len(big) + 1000)
-	const ps = 1 << 20
-	if r.Published != 1 || r.BytesSent != ps+ps+(size-50*ps) || r.BytesCopied != size-r.BytesSent {
+	const bs = 256 << 10 // the file store's blocks: remote.PartSizer
+	if r.Published != 1 || r.BytesSent != bs+bs+(size-200*bs) || r.BytesCopied != size-r.BytesSent {
 		t.Fatalf("publish after scattered rewrites: %+v", r)
 	}
 	f.same()
@@ -221,4 +220,45 @@ func TestPublishObjectDeleted(t *testing.T) {
 		t.Fatalf("publish after the object was deleted: %+v", r)
 	}
 	f.same()
+}
+
+// The S3 layout of a republish: parts cover the file in order, copies
+// only over unchanged blocks, every part but the last at least 5 MiB and
+// within S3's maximum, whatever the pattern of changes.
+func TestSegments(t *testing.T) {
+	const bs, minPart = 1 << 20, remote.MinPart
+	r := rand.New(rand.NewPCG(9, 9))
+	for round := 0; round < 2000; round++ {
+		size := r.Int64N(300<<20) + 1
+		nb := int((size + bs - 1) / bs)
+		same := make([]bool, nb)
+		density := r.Float64()
+		for i := range same {
+			same[i] = r.Float64() > density
+		}
+		ss := split(segments(size, bs, func(i int) bool { return same[i] }, minPart), minPart)
+		off := int64(0)
+		for k, s := range ss {
+			if s.off != off || s.n <= 0 {
+				t.Fatalf("round %d: part %d at %d+%d, want it at %d", round, k, s.off, s.n, off)
+			}
+			if k < len(ss)-1 && s.n < minPart {
+				t.Fatalf("round %d: part %d of %d bytes, under the minimum", round, k, s.n)
+			}
+			if s.n > maxPart || (!s.copy && s.n > sendChunk+minPart) {
+				t.Fatalf("round %d: part %d of %d bytes, over the maximum", round, k, s.n)
+			}
+			if s.copy {
+				for i := s.off / bs; i <= (s.off+s.n-1)/bs; i++ {
+					if !same[i] {
+						t.Fatalf("round %d: part %d copies changed block %d", round, k, i)
+					}
+				}
+			}
+			off += s.n
+		}
+		if off != size {
+			t.Fatalf("round %d: parts end at %d, the file at %d", round, off, size)
+		}
+	}
 }

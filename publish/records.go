@@ -78,31 +78,31 @@ func statOf(st *unix.Stat_t) fileStat {
 
 // record is one published file (docs/format.md, "Plain objects").
 type record struct {
-	stat     fileStat
-	SHA256   string // of the whole file, hex
-	PartSize int64
-	Parts    []byte // SHA-256 of each part, concatenated
-	ETag     string // of the object, as the store gave it
+	stat      fileStat
+	SHA256    string // of the whole file, hex
+	BlockSize int64
+	Blocks    []byte // SHA-256 of each block of BlockSize bytes (the last shorter), concatenated
+	ETag      string // of the object, as the store gave it
 }
 
 type recordJSON struct {
-	Size     int64  `json:"size"`
-	Mtime    int64  `json:"mtime_ns"`
-	Ctime    int64  `json:"ctime_ns"`
-	Ino      uint64 `json:"ino"`
-	Mode     uint32 `json:"mode"`
-	SHA256   string `json:"sha256"`
-	PartSize int64  `json:"part_size"`
-	Parts    []byte `json:"parts"`
-	ETag     string `json:"etag"`
+	Size      int64  `json:"size"`
+	Mtime     int64  `json:"mtime_ns"`
+	Ctime     int64  `json:"ctime_ns"`
+	Ino       uint64 `json:"ino"`
+	Mode      uint32 `json:"mode"`
+	SHA256    string `json:"sha256"`
+	BlockSize int64  `json:"block_size"`
+	Blocks    []byte `json:"blocks"`
+	ETag      string `json:"etag"`
 }
 
-func (r *record) parts() int { return len(r.Parts) / 32 }
+func (r *record) blocks() int { return len(r.Blocks) / 32 }
 
-func (r *record) part(i int) [32]byte { return [32]byte(r.Parts[i*32 : i*32+32]) }
+func (r *record) block(i int) [32]byte { return [32]byte(r.Blocks[i*32 : i*32+32]) }
 
 func (r *Records) put(rel string, rec *record) error {
-	b, err := json.Marshal(recordJSON{rec.stat.size, rec.stat.mtime, rec.stat.ctime, rec.stat.ino, rec.stat.mode, rec.SHA256, rec.PartSize, rec.Parts, rec.ETag})
+	b, err := json.Marshal(recordJSON{rec.stat.size, rec.stat.mtime, rec.stat.ctime, rec.stat.ino, rec.stat.mode, rec.SHA256, rec.BlockSize, rec.Blocks, rec.ETag})
 	if err != nil {
 		return err
 	}
@@ -130,10 +130,10 @@ func (r *Records) all() (map[string]*record, error) {
 	err := r.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketFiles).ForEach(func(k, v []byte) error {
 			var j recordJSON
-			if json.Unmarshal(v, &j) != nil || len(j.Parts)%32 != 0 || j.PartSize <= 0 {
+			if json.Unmarshal(v, &j) != nil || len(j.Blocks)%32 != 0 || j.BlockSize <= 0 {
 				return nil
 			}
-			out[string(k)] = &record{stat: fileStat{j.Size, j.Mtime, j.Ctime, j.Ino, j.Mode}, SHA256: j.SHA256, PartSize: j.PartSize, Parts: j.Parts, ETag: j.ETag}
+			out[string(k)] = &record{stat: fileStat{j.Size, j.Mtime, j.Ctime, j.Ino, j.Mode}, SHA256: j.SHA256, BlockSize: j.BlockSize, Blocks: j.Blocks, ETag: j.ETag}
 			return nil
 		})
 	})

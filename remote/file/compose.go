@@ -191,10 +191,10 @@ func parseMtime(s string) (int64, bool) {
 	return n*1e9 + ns, true
 }
 
-// MinPartSize is 1 MiB: a copy_file_range per unchanged MiB costs little,
-// and a scattered change of a large file then rewrites about 1 MiB per
-// change instead of S3's 5 MiB minimum.
-func (s *Store) MinPartSize() int64 { return 1 << 20 }
+// MinPartSize is 256 KiB: a part may be any size here (copy_file_range
+// has no minimum), and a scattered change of a large file then rewrites
+// about 256 KiB per change instead of S3's 5 MiB minimum part.
+func (s *Store) MinPartSize() int64 { return 256 << 10 }
 
 // AbortCompositions has nothing to free: an interrupted Compose leaves at
 // most a temporary file, which List does not show and the next Put of the
