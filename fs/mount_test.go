@@ -100,23 +100,9 @@ type testMount struct {
 	cfg                 serverConfig
 }
 
-func fuseUsable() (bool, string) {
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err != nil {
-		return false, "cannot open /dev/fuse: " + err.Error()
-	}
-	f.Close()
-	if os.Geteuid() != 0 {
-		if _, err := exec.LookPath("fusermount3"); err != nil {
-			return false, "not root and no fusermount3 (apt-get install fuse3)"
-		}
-	}
-	return true, ""
-}
-
 func newTestMount(t testing.TB, opts Options, mo MountOptions) *testMount {
 	t.Helper()
-	ok, why := fuseUsable()
+	ok, why := testenv.FUSE()
 	testenv.Need(t, ok, "FUSE", why)
 	dir := t.TempDir()
 	// Let other users (the OtherUser test) reach the mount.

@@ -137,20 +137,6 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func fuseUsable() (bool, string) {
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err != nil {
-		return false, "cannot open /dev/fuse: " + err.Error()
-	}
-	f.Close()
-	if os.Geteuid() != 0 {
-		if _, err := exec.LookPath("fusermount3"); err != nil {
-			return false, "not root and no fusermount3 (apt-get install fuse3)"
-		}
-	}
-	return true, ""
-}
-
 // remoteFor is a remote a test writes with a Writer and mounts by URL.
 type remoteFor struct {
 	name  string
@@ -175,7 +161,7 @@ var remotes = []remoteFor{
 
 func newMount(t *testing.T, url string, env []string, cfg serverConfig) *testMount {
 	t.Helper()
-	ok, why := fuseUsable()
+	ok, why := testenv.FUSE()
 	testenv.Need(t, ok, "FUSE", why)
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)

@@ -6,6 +6,7 @@ package testenv
 
 import (
 	"os"
+	"os/exec"
 	"testing"
 )
 
@@ -32,4 +33,28 @@ func Need(t testing.TB, ok bool, what, why string) {
 		t.Skipf("%s unavailable: %s", what, why)
 	}
 	t.Fatalf("%s unavailable in CI (skips are not allowed here): %s", what, why)
+}
+
+// FUSE reports whether this process can mount: /dev/fuse opens, and as
+// non-root fusermount3 is there. why says what is missing and how to get
+// it. The one probe every mounting test uses.
+func FUSE() (ok bool, why string) {
+	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
+	if err != nil {
+		return false, "cannot open /dev/fuse: " + err.Error()
+	}
+	f.Close()
+	if os.Geteuid() != 0 {
+		if _, err := exec.LookPath("fusermount3"); err != nil {
+			return false, "not root and no fusermount3 (apt-get install fuse3)"
+		}
+	}
+	return true, ""
+}
+
+// NeedFUSE skips (in CI fails) the test when FUSE cannot be used.
+func NeedFUSE(t testing.TB) {
+	t.Helper()
+	ok, why := FUSE()
+	Need(t, ok, "FUSE", why)
 }

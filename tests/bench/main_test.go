@@ -66,9 +66,5 @@ func binaries(b testing.TB) (syncfsBin, solverBin string) {
 func needRoot(b testing.TB) {
 	b.Helper()
 	testenv.Need(b, os.Geteuid() == 0, "root", "the write-path benchmarks mount with DirectMount and drop the page cache (run as root)")
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err == nil {
-		f.Close()
-	}
-	testenv.Need(b, err == nil, "FUSE", fmt.Sprint(err))
+	testenv.NeedFUSE(b)
 }

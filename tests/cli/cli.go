@@ -38,20 +38,7 @@ func Build(dir string, cmds ...string) ([]string, error) {
 }
 
 // NeedFUSE skips the test (fails it in CI) when FUSE cannot be used.
-func NeedFUSE(t testing.TB) {
-	t.Helper()
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err == nil {
-		f.Close()
-	}
-	ok, why := err == nil, fmt.Sprint(err)
-	if ok && os.Geteuid() != 0 {
-		if _, err := exec.LookPath("fusermount3"); err != nil {
-			ok, why = false, "not root and no fusermount3 (apt-get install fuse3)"
-		}
-	}
-	testenv.Need(t, ok, "FUSE", why)
-}
+func NeedFUSE(t testing.TB) { testenv.NeedFUSE(t) }
 
 // Result is what one run of a binary did.
 type Result struct {

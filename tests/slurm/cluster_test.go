@@ -71,11 +71,7 @@ func needTools(t *testing.T) {
 	}
 	testenv.Need(t, len(missing) == 0, "Slurm",
 		fmt.Sprintf("%s not found (apt-get install slurmctld slurmd slurm-client munge)", strings.Join(missing, ", ")))
-	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
-	if err == nil {
-		f.Close()
-	}
-	testenv.Need(t, err == nil, "FUSE", fmt.Sprint(err))
+	testenv.NeedFUSE(t)
 }
 
 // lookPath finds a program in PATH or in the sbin directories that a
