@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/syncfs/syncfs/internal/control"
@@ -200,24 +198,16 @@ func pendingString(p FlushProgress) string {
 }
 
 // progress shows a flush: a bar redrawn in place on a terminal, a plain
-// line every few seconds otherwise, nothing for --json.
+// line every 5 seconds otherwise, nothing for --json.
 type progress struct {
-	w        io.Writer
-	tty      bool
-	quiet    bool
-	start    time.Time
-	lastLine time.Time
-	first    int64
-	drawn    bool
+	line  *liveLine
+	quiet bool
+	start time.Time
+	first int64
 }
 
 func newProgress(w io.Writer, quiet bool) *progress {
-	tty := false
-	if f, ok := w.(*os.File); ok {
-		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-		tty = err == nil
-	}
-	return &progress{w: w, tty: tty, quiet: quiet, start: time.Now(), first: -1}
+	return &progress{line: newLiveLine(w, 5*time.Second), quiet: quiet, start: time.Now(), first: -1}
 }
 
 func (p *progress) update(q FlushProgress) {
@@ -229,40 +219,18 @@ func (p *progress) update(q FlushProgress) {
 	}
 	el := time.Since(p.start).Seconds()
 	rate := float64(q.UploadedBytes-p.first) / max(el, 0.001)
-	eta := "?"
-	if rate > 0 {
-		eta = (time.Duration(float64(q.PendingBytes)/rate) * time.Second).Round(time.Second).String()
-	}
-	line := fmt.Sprintf("%s pending, %s/s, ETA %s", pendingString(q), humanBytes(int64(rate)), eta)
+	line := fmt.Sprintf("%s pending, %s/s, ETA %s", pendingString(q), humanBytes(int64(rate)), eta(q.PendingBytes, rate))
 	if q.PendingBytes == 0 {
 		line = pendingString(q) + " pending" // no bytes: a rate and an ETA say nothing
 	}
 	if q.RemoteTrouble != nil {
 		line += fmt.Sprintf("; retrying (%d so far): %s %s: %s", q.Retries, q.RemoteTrouble.Op, q.RemoteTrouble.Key, q.RemoteTrouble.Error)
 	}
-	if p.tty {
-		done := q.UploadedBytes - p.first
-		total := done + q.PendingBytes
-		width := 30
-		fill := 0
-		if total > 0 {
-			fill = int(float64(width) * float64(done) / float64(total))
-		}
-		fmt.Fprintf(p.w, "\r[%s%s] %s   ", strings.Repeat("#", fill), strings.Repeat(".", width-fill), line)
-		p.drawn = true
-		return
-	}
-	if time.Since(p.lastLine) >= 5*time.Second {
-		fmt.Fprintf(p.w, "flush: %s\n", line)
-		p.lastLine = time.Now()
-	}
+	done := q.UploadedBytes - p.first
+	p.line.show(bar(done, done+q.PendingBytes, 30)+" "+line, "flush: "+line)
 }
 
-func (p *progress) done() {
-	if p.drawn {
-		fmt.Fprintln(p.w)
-	}
-}
+func (p *progress) done() { p.line.end() }
 
 // deadDaemon turns "nobody answers on the control socket" into what it
 // means for the user: the daemon died, and how to ship what it left.

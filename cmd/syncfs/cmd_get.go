@@ -7,11 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/syncfs/syncfs/browse"
 	"github.com/syncfs/syncfs/browse/download"
@@ -70,34 +67,23 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 // getProgress shows a get's progress: a bar redrawn in place on a terminal,
 // else one line per file.
 type getProgress struct {
-	w       io.Writer
-	tty     bool
+	line    *liveLine // only drawn on a terminal: elsewhere a line per file
 	start   time.Time
 	done    atomic.Int64
 	total   atomic.Int64
 	files   atomic.Int64
 	nfiles  atomic.Int64
-	mu      sync.Mutex // serializes output
 	stop    chan struct{}
 	stopped chan struct{}
 }
 
 func newGetProgress(w io.Writer) *getProgress {
-	p := &getProgress{w: w, tty: isTerminal(w), start: time.Now()}
-	if p.tty {
+	p := &getProgress{line: newLiveLine(w, 0), start: time.Now()}
+	if p.line.tty {
 		p.stop, p.stopped = make(chan struct{}), make(chan struct{})
 		go p.loop()
 	}
 	return p
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 func (p *getProgress) Planned(files int, bytes int64) {
@@ -109,12 +95,12 @@ func (p *getProgress) Bytes(n int64) { p.done.Add(n) }
 
 func (p *getProgress) Done(path string, size, fetched int64, err error) {
 	p.files.Add(1)
-	if p.tty || err != nil {
+	if p.line.tty || err != nil {
 		return // errors are logged by get itself
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(p.w, "got %s (%s, %s fetched)\n", path, humanBytes(size), humanBytes(fetched))
+	p.line.mu.Lock()
+	defer p.line.mu.Unlock()
+	fmt.Fprintf(p.line.w, "got %s (%s, %s fetched)\n", path, humanBytes(size), humanBytes(fetched))
 }
 
 func (p *getProgress) loop() {
@@ -135,40 +121,21 @@ func (p *getProgress) loop() {
 func (p *getProgress) draw() {
 	done, total := p.done.Load(), p.total.Load()
 	done = min(done, total)
-	elapsed := time.Since(p.start).Seconds()
-	rate := float64(done) / max(elapsed, 0.001)
-	eta := "--"
-	if rate > 0 && total > done {
-		eta = (time.Duration(float64(total-done)/rate) * time.Second).Round(time.Second).String()
-	} else if total == done {
-		eta = "0s"
-	}
+	rate := float64(done) / max(time.Since(p.start).Seconds(), 0.001)
 	pct := 100.0
 	if total > 0 {
 		pct = 100 * float64(done) / float64(total)
 	}
-	const width = 24
-	filled := int(pct / 100 * width)
-	bar := make([]byte, width)
-	for i := range bar {
-		bar[i] = ' '
-		if i < filled {
-			bar[i] = '#'
-		}
-	}
-	line := fmt.Sprintf("[%s] %5.1f%%  %s / %s  %s/s  ETA %s  %d/%d files",
-		bar, pct, humanBytes(done), humanBytes(total), humanBytes(int64(rate)), eta, p.files.Load(), p.nfiles.Load())
-	p.mu.Lock()
-	fmt.Fprintf(p.w, "\r%s\x1b[K", line)
-	p.mu.Unlock()
+	p.line.show(fmt.Sprintf("%s %5.1f%%  %s / %s  %s/s  ETA %s  %d/%d files",
+		bar(done, total, 24), pct, humanBytes(done), humanBytes(total), humanBytes(int64(rate)), eta(total-done, rate), p.files.Load(), p.nfiles.Load()), "")
 }
 
 func (p *getProgress) finish() {
-	if !p.tty {
+	if !p.line.tty {
 		return
 	}
 	close(p.stop)
 	<-p.stopped
 	p.draw()
-	fmt.Fprintln(p.w)
+	p.line.end()
 }

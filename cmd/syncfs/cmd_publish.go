@@ -132,28 +132,16 @@ func publishTree(ctx context.Context, o publishOptions, stdout io.Writer) error 
 // line rewritten in place every second, otherwise a line every 5 seconds
 // (as flush's). An empty report ends it.
 func newPublishProgress(w io.Writer, quiet bool) func(publish.Report) {
-	tty := isTerminal(w)
-	shown := false
-	var last time.Time
+	line := newLiveLine(w, 5*time.Second)
 	return func(r publish.Report) {
 		if quiet {
 			return
 		}
 		if r.Files == 0 {
-			if shown && tty {
-				fmt.Fprintln(w)
-			}
+			line.end()
 			return
 		}
-		if !tty && time.Since(last) < 5*time.Second {
-			return
-		}
-		shown, last = true, time.Now()
-		line := fmt.Sprintf("publish: %d of %d files done, %s sent, %s copied inside the store", r.Published+r.Unchanged+r.Held+len(r.Errors), r.Files, humanBytes(r.BytesSent), humanBytes(r.BytesCopied))
-		if tty {
-			fmt.Fprintf(w, "\r\033[K%s", line)
-		} else {
-			fmt.Fprintln(w, line)
-		}
+		s := fmt.Sprintf("publish: %d of %d files done, %s sent, %s copied inside the store", r.Published+r.Unchanged+r.Held+len(r.Errors), r.Files, humanBytes(r.BytesSent), humanBytes(r.BytesCopied))
+		line.show(s, s)
 	}
 }
