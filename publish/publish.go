@@ -41,6 +41,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/syncfs/syncfs/internal/backoff"
 	"github.com/syncfs/syncfs/internal/exclude"
 	"github.com/syncfs/syncfs/remote"
 )
@@ -308,10 +309,8 @@ func (p *run) file(ctx context.Context, rel string) error {
 		if remote.IsPermanent(err2) && !errors.Is(err2, errChanged) {
 			return err2
 		}
-		select {
-		case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := backoff.Sleep(ctx, backoff.Jitter(attempt, 200*time.Millisecond, 5*time.Second)); err != nil {
+			return err
 		}
 	}
 	return err2

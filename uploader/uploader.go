@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/internal/backoff"
 	"github.com/syncfs/syncfs/internal/beneath"
 	"github.com/syncfs/syncfs/journal"
 	"github.com/syncfs/syncfs/remote"
@@ -244,7 +245,7 @@ func (u *Uploader) noteError(id journal.ID, path string, err error) {
 		u.inodeErrs[id] = e
 	}
 	e.err, e.tries, e.quiet = err, e.tries+1, false
-	e.until = time.Now().Add(backoff(e.tries))
+	e.until = time.Now().Add(retryIn(e.tries))
 	close(u.progress) // a flush waiting may have to report it
 	u.progress = make(chan struct{})
 }
@@ -304,11 +305,8 @@ func (u *Uploader) Barrier() uint64 {
 	return u.urgent
 }
 
-// backoff grows from 1s to 60s.
-func backoff(tries int) time.Duration {
-	d := time.Second << min(tries-1, 6)
-	return min(d, time.Minute)
-}
+// retryIn is how long a failing file waits: 1s, doubling to 60s.
+func retryIn(tries int) time.Duration { return backoff.Exp(tries, time.Second, time.Minute) }
 
 func pathOr(path string, id journal.ID) string {
 	if path != "" {

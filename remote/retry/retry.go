@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"time"
 
+	"github.com/syncfs/syncfs/internal/backoff"
 	"github.com/syncfs/syncfs/remote"
 )
 
@@ -90,17 +90,10 @@ func (s *Store) do(ctx context.Context, op, key string, fn func() error) error {
 	}
 }
 
-// backoff is "full jitter": uniform in [0, min(Max, Initial*2^(attempt-1))).
-// Spreading the waits over the whole interval keeps many clients that
-// failed together from retrying together.
+// backoff is "full jitter" (internal/backoff): uniform in
+// (0, min(Max, Initial*2^(attempt-1))].
 func (s *Store) backoff(attempt int) time.Duration {
-	ceiling := s.opts.Max
-	if attempt-1 < 32 {
-		if c := s.opts.Initial << (attempt - 1); c > 0 && c < ceiling {
-			ceiling = c
-		}
-	}
-	return time.Duration(rand.Int64N(int64(ceiling))) + 1
+	return backoff.Jitter(attempt, s.opts.Initial, s.opts.Max)
 }
 
 // Put retries, rewinding body before each attempt.

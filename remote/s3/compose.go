@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/syncfs/syncfs/internal/backoff"
 	"github.com/syncfs/syncfs/remote"
 )
 
@@ -126,7 +127,11 @@ func (s *Store) composeParts(ctx context.Context, key string, uploadID *string, 
 				} else {
 					part, err = s.plainPart(ctx, key, uploadID, num, p)
 				}
-				if err == nil || remote.IsPermanent(err) || errors.Is(err, remote.ErrSourceChanged) || attempt == partAttempts {
+				if err == nil || remote.IsPermanent(err) || errors.Is(err, remote.ErrSourceChanged) ||
+					errors.Is(err, remote.ErrCopyUnsupported) || attempt == partAttempts {
+					break
+				}
+				if backoff.Sleep(ctx, backoff.Jitter(attempt+1, 100*time.Millisecond, 10*time.Second)) != nil {
 					break
 				}
 			}

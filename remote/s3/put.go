@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/syncfs/syncfs/internal/backoff"
 	"github.com/syncfs/syncfs/remote"
 )
 
@@ -234,12 +234,8 @@ func (s *Store) uploadPart(ctx context.Context, key string, uploadID *string, nu
 		if remote.IsPermanent(err) || attempt == partAttempts {
 			return types.CompletedPart{}, fmt.Errorf("%w (part %d, attempt %d)", err, num, attempt)
 		}
-		// Full jitter over 100ms, 200ms, ...
-		d := time.Duration(rand.Int64N(int64(100 * time.Millisecond << attempt)))
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return types.CompletedPart{}, s.classify(ctx, nil, "put", key, context.Cause(ctx))
+		if err := backoff.Sleep(ctx, backoff.Jitter(attempt+1, 100*time.Millisecond, 10*time.Second)); err != nil {
+			return types.CompletedPart{}, s.classify(ctx, nil, "put", key, err)
 		}
 	}
 }
