@@ -98,8 +98,7 @@ func TestPublish(t *testing.T) {
 	}
 
 	// The AWS SDK's plain GetObject: bytes and the sha256 metadata.
-	opts := srv.Options()
-	client := awss3.New(awss3.Options{Region: opts.Region, Credentials: opts.Credentials, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true})
+	client := plainClient(srv)
 	obj, err := client.GetObject(context.Background(), &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String("job/files/results/model.odb")})
 	if err != nil {
 		t.Fatal(err)
@@ -186,17 +185,7 @@ func TestPublish(t *testing.T) {
 	// the upload the killed one left.
 	writeAt(t, m.path("results/huge.odb"), 0, randBytes(96<<20))
 	m.flush()
-	started := make(chan struct{}, 1)
-	proxy.SetRule(func(r *http.Request, _ int) miniotest.Fault {
-		if r.Method == http.MethodPut && strings.Contains(r.URL.RawQuery, "partNumber") {
-			select {
-			case started <- struct{}{}:
-			default:
-			}
-			return miniotest.StallRequest
-		}
-		return miniotest.Pass
-	})
+	started := stallParts(proxy)
 	cmd := exec.Command(syncfsBin, "publish", m.mnt)
 	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
@@ -274,17 +263,7 @@ func TestPublishEveryDaemonKilled(t *testing.T) {
 	proxy := miniotest.NewFaultProxy(t, srv.Endpoint)
 	env := append(srv.Env(), "AWS_ENDPOINT_URL="+proxy.URL)
 	m := newMount(t, miniotest.URL(bucket, "every"), env, "--publish-every", "200ms", "--upload-delay", "200ms")
-	started := make(chan struct{}, 1)
-	proxy.SetRule(func(r *http.Request, _ int) miniotest.Fault {
-		if r.Method == http.MethodPut && strings.Contains(r.URL.RawQuery, "partNumber") {
-			select {
-			case started <- struct{}{}:
-			default:
-			}
-			return miniotest.StallRequest
-		}
-		return miniotest.Pass
-	})
+	started := stallParts(proxy)
 	want := randBytes(40 << 20)
 	writeAt(t, m.path("big.odb"), 0, want)
 	select {
@@ -297,8 +276,7 @@ func TestPublishEveryDaemonKilled(t *testing.T) {
 	waitGone(t, pid)
 	m.unmount() // the daemon is dead: this detaches its mount
 	proxy.SetRule(nil)
-	opts := srv.Options()
-	client := awss3.New(awss3.Options{Region: opts.Region, Credentials: opts.Credentials, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true})
+	client := plainClient(srv)
 	key := aws.String("every/files/big.odb")
 	if _, err := client.HeadObject(context.Background(), &awss3.HeadObjectInput{Bucket: aws.String(bucket), Key: key}); err == nil {
 		t.Fatal("a publish killed midway left an object")
@@ -326,4 +304,28 @@ func TestPublishEveryDaemonKilled(t *testing.T) {
 	if len(ups.Uploads) != 0 {
 		t.Errorf("%d incomplete uploads left after the restarted publish", len(ups.Uploads))
 	}
+}
+
+// stallParts makes the proxy hold every part of a multipart upload (a
+// publish midway); the channel gets a value when the first one arrives.
+func stallParts(proxy *miniotest.FaultProxy) <-chan struct{} {
+	started := make(chan struct{}, 1)
+	proxy.SetRule(func(r *http.Request, _ int) miniotest.Fault {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.RawQuery, "partNumber") {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			return miniotest.StallRequest
+		}
+		return miniotest.Pass
+	})
+	return started
+}
+
+// plainClient is the AWS SDK's own S3 client on the server: what a user
+// without syncfs reads the bucket with.
+func plainClient(srv *miniotest.Server) *awss3.Client {
+	opts := srv.Options()
+	return awss3.New(awss3.Options{Region: opts.Region, Credentials: opts.Credentials, BaseEndpoint: aws.String(srv.Endpoint), UsePathStyle: true})
 }
