@@ -5,14 +5,14 @@
 // SHA-256 in the object's metadata.
 //
 // Cost follows the change here too. Each run records, per file, its
-// stat, its SHA-256 and the SHA-256 of each part (a fixed part size per
-// file, at least 8 MiB and at most 10,000 parts). A file whose stat is
-// unchanged costs nothing. A changed file is read locally (to hash it), and
-// its new object is composed from the parts of the previous object that
-// did not change (S3 UploadPartCopy: copied inside the store, not sent)
-// and the parts that did (sent). A renamed file is copied inside the store
-// from its old key. Files gone from the tree lose their objects, after
-// every new object is in place.
+// stat, its SHA-256 and the SHA-256 of each block (1 MiB; 256 KiB on a
+// directory store). A file whose stat is unchanged costs nothing. A
+// changed file is read locally (to hash it), and its new object is
+// composed from the ranges of the previous object whose blocks did not
+// change (S3 UploadPartCopy: copied inside the store, not sent) and the
+// rest (sent), within S3's part limits (plan.go). A renamed file is copied
+// inside the store from its old key. Files gone from the tree lose their
+// objects, after every new object is in place.
 //
 // Crash safety: an object appears whole or not at all (Compose is atomic
 // like Put); what an interrupted run left (incomplete multipart uploads)
@@ -32,7 +32,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"sort"
 	"strconv"
 	"sync"
@@ -340,7 +339,7 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 	bs := BlockSize(st.Size, p.blockBase())
 	sum, blocks, err := hashFile(f, st.Size, bs)
 	if err != nil {
-		return true, err
+		return !errors.Is(err, errChanged), err // a file that shrank is read again
 	}
 	p.read.Add(st.Size)
 	rec := &record{stat: now, SHA256: sum, BlockSize: bs, Blocks: blocks}
@@ -358,7 +357,7 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 		}
 		defer p.o.Records.setPending(rel, false)
 	}
-	etag, err := p.put(ctx, key, plan, meta, st.Size)
+	etag, err := p.put(ctx, key, plan, meta, f, st.Size)
 	if errors.Is(err, remote.ErrCopyUnsupported) && p.noCopy.CompareAndSwap(false, true) {
 		p.count(func(r *Report) {
 			r.Notes = append(r.Notes, "the remote cannot copy parts of objects (no UploadPartCopy): changed files are sent whole")
@@ -369,7 +368,7 @@ func (p *run) once(ctx context.Context, rel string, f *os.File) (done bool, err 
 		// copy: send everything.
 		plan = wholePlan(f, st.Size, partSize)
 		renamedFrom = ""
-		etag, err = p.put(ctx, key, plan, meta, st.Size)
+		etag, err = p.put(ctx, key, plan, meta, f, st.Size)
 	}
 	if err != nil {
 		return false, err
@@ -465,14 +464,13 @@ func wholePlan(f *os.File, size, partSize int64) []remote.Part {
 	return parts
 }
 
-// put stores plan at key: Compose where the store can, else one Put.
-func (p *run) put(ctx context.Context, key string, plan []remote.Part, meta map[string]string, size int64) (string, error) {
+// put stores plan at key: Compose where the store can, else one Put of
+// the file (plan is then wholePlan's).
+func (p *run) put(ctx context.Context, key string, plan []remote.Part, meta map[string]string, f *os.File, size int64) (string, error) {
 	if p.comp != nil {
 		return p.comp.Compose(ctx, key, plan, meta)
 	}
-	f := plan[0].Body.(*io.SectionReader)
-	ra, _, _ := f.Outer()
-	return "", p.o.Store.Put(ctx, key, io.NewSectionReader(ra, 0, size), size, remote.PutOptions{})
+	return "", p.o.Store.Put(ctx, key, io.NewSectionReader(f, 0, size), size, remote.PutOptions{})
 }
 
 // deleteGone removes the objects under the prefix that no file of the tree
@@ -534,6 +532,3 @@ func hashFile(f *os.File, size, partSize int64) (string, []byte, error) {
 	}
 	return hex.EncodeToString(whole.Sum(nil)), parts, nil
 }
-
-// Key returns the object key of the file at rel (slash-separated).
-func Key(prefix, rel string) string { return prefix + path.Clean(rel) }

@@ -43,35 +43,41 @@ func (u *Uploader) Run(ctx context.Context) error {
 			}
 		}
 		u.dispatch(ctx, work)
-	wait:
+		if !u.wait(ctx, work, tick.C) {
+			return nil
+		}
+	}
+}
+
+// wait returns when there may be new work to look for: after a wake-up
+// and the coalescing pause, or at the tick; false once ctx ends. Workers
+// that finish meanwhile get queued work.
+//
+// Every journal commit wakes the uploader. While a job creates files by
+// the thousand, the short pause lets one round replay the namespace ops of
+// many commits (one journal commit for their acknowledgement instead of
+// one each), and leaves the journal's committer to the writers that wait
+// for it.
+func (u *Uploader) wait(ctx context.Context, work chan<- journal.ID, tick <-chan time.Time) bool {
+	var pause <-chan time.Time
+	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return false
 		case <-u.idle:
 			u.feed(ctx, work)
-			goto wait
 		case <-u.wake:
-			// Every journal commit wakes the uploader. While a job
-			// creates files by the thousand, a short pause lets one
-			// round replay the namespace ops of many commits (one
-			// journal commit for their acknowledgement instead of one
-			// each), and leaves the journal's committer to the writers
-			// that wait for it. Workers that finish meanwhile get
-			// queued work.
-			t := time.NewTimer(coalesce)
-		pause:
-			for {
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return nil
-				case <-u.idle:
-					u.feed(ctx, work)
-				case <-t.C:
-					break pause
-				}
+			if pause == nil {
+				t := time.NewTimer(coalesce)
+				defer t.Stop()
+				pause = t.C
 			}
-		case <-tick.C:
+		case <-pause:
+			return true
+		case <-tick:
+			if pause == nil {
+				return true
+			}
 		}
 	}
 }
@@ -111,9 +117,9 @@ func (u *Uploader) dispatch(ctx context.Context, work chan<- journal.ID) {
 	u.mu.Lock()
 	urgent := u.urgent
 	u.mu.Unlock()
-	if len(u.queue) == 0 || urgent != u.scannedUrgt || time.Since(u.scanned) >= rescanEvery {
+	if len(u.queue) == 0 || urgent != u.scannedUrgent || time.Since(u.scanned) >= rescanEvery {
 		u.scan()
-		u.scannedUrgt = urgent
+		u.scannedUrgent = urgent
 	}
 	u.feed(ctx, work)
 }

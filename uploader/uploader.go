@@ -89,9 +89,9 @@ type Uploader struct {
 
 	// Owned by Run's goroutine: the eligible inodes of the last scan of
 	// the journal's dirty records, in shipping order, and when it ran.
-	queue       []journal.ID
-	scanned     time.Time
-	scannedUrgt uint64
+	queue         []journal.ID
+	scanned       time.Time
+	scannedUrgent uint64
 
 	mu        sync.Mutex // guards the fields below
 	urgent    uint64     // ship everything with generation <= urgent now

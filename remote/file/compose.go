@@ -30,6 +30,13 @@ func (s *Store) Compose(ctx context.Context, key string, parts []remote.Part, me
 	if err := remote.ValidKey(key); err != nil {
 		return "", err
 	}
+	return s.write(ctx, "compose", key, parts, meta, false)
+}
+
+// write is Put and Compose: the parts into a temporary file beside the
+// object, then a rename (or, with ifAbsent, a link) into place, started
+// over when a concurrent Delete removed the directory meanwhile.
+func (s *Store) write(ctx context.Context, op, key string, parts []remote.Part, meta map[string]string, ifAbsent bool) (string, error) {
 	root, err := s.openRoot()
 	if err != nil {
 		return "", err
@@ -37,17 +44,17 @@ func (s *Store) Compose(ctx context.Context, key string, parts []remote.Part, me
 	defer unix.Close(root)
 	dir, name := split(key)
 	for race := 0; ; race++ {
-		etag, err := s.composeOnce(ctx, root, key, dir, name, parts, meta)
+		etag, err := s.writeOnce(ctx, op, root, key, dir, name, parts, meta, ifAbsent)
 		if !errors.Is(err, errDirGone) {
 			return etag, err
 		}
 		if race == maxDirRaces {
-			return "", s.fail("compose", key, err)
+			return "", s.fail(op, key, err)
 		}
 	}
 }
 
-func (s *Store) composeOnce(ctx context.Context, root int, key, dir, name string, parts []remote.Part, meta map[string]string) (string, error) {
+func (s *Store) writeOnce(ctx context.Context, op string, root int, key, dir, name string, parts []remote.Part, meta map[string]string, ifAbsent bool) (string, error) {
 	dirfd, err := s.mkdirAll(root, key, dir)
 	if err != nil {
 		return "", err
@@ -59,7 +66,7 @@ func (s *Store) composeOnce(ctx context.Context, root int, key, dir, name string
 		return "", errDirGone
 	}
 	if err != nil {
-		return "", s.fail("compose", key, err)
+		return "", s.fail(op, key, err)
 	}
 	f := os.NewFile(uintptr(fd), tmp)
 	committed := false
@@ -72,41 +79,55 @@ func (s *Store) composeOnce(ctx context.Context, root int, key, dir, name string
 	var off int64
 	for i, p := range parts {
 		if err := ctx.Err(); err != nil {
-			return "", s.fail("compose", key, err)
+			return "", s.fail(op, key, err)
 		}
 		if p.From != "" {
 			err = s.copyRange(root, fd, off, p)
 		} else {
-			err = writeBody(f, off, p)
+			err = writeBody(ctx, f, off, p)
 		}
-		if err != nil {
-			if errors.Is(err, remote.ErrSourceChanged) {
-				return "", err
-			}
-			return "", s.fail("compose", key, fmt.Errorf("part %d: %w", i+1, err))
+		switch {
+		case errors.Is(err, remote.ErrSourceChanged):
+			return "", err
+		case errors.Is(err, errShortBody):
+			return "", remote.Permanent(s.fail(op, key, err))
+		case err != nil && len(parts) > 1:
+			return "", s.fail(op, key, fmt.Errorf("part %d: %w", i+1, err))
+		case err != nil:
+			return "", s.fail(op, key, err)
 		}
 		off += p.Size
 	}
 	applyMeta(fd, meta)
 	if err := f.Sync(); err != nil {
-		return "", s.fail("compose", key, err)
+		return "", s.fail(op, key, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return "", s.fail("compose", key, err)
+		return "", s.fail(op, key, err)
 	}
-	err = unix.Renameat(dirfd, tmp, dirfd, name)
-	switch {
-	case errors.Is(err, unix.EISDIR), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.EEXIST):
-		return "", s.conflict("compose", key, "keys exist under "+key+"/")
-	case errors.Is(err, unix.ENOENT):
-		return "", errDirGone
-	case err != nil:
-		return "", s.fail("compose", key, err)
+	if ifAbsent {
+		err = s.link(dirfd, tmp, key, name)
+	} else {
+		err = unix.Renameat(dirfd, tmp, dirfd, name)
+		switch {
+		case errors.Is(err, unix.EISDIR), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.EEXIST):
+			err = s.conflict(op, key, "keys exist under "+key+"/")
+		case errors.Is(err, unix.ENOENT):
+			err = errDirGone
+		case err != nil:
+			err = s.fail(op, key, err)
+		default:
+			committed = true
+		}
 	}
-	committed = true
+	if err != nil {
+		return "", err
+	}
+	// Make the new name durable. Failing here means the object is in place
+	// but might not survive a crash: report it so the caller retries.
 	if err := unix.Fsync(dirfd); err != nil {
-		return "", s.fail("compose", key, fmt.Errorf("fsync of directory: %w", err))
+		return "", s.fail(op, key, fmt.Errorf("fsync of directory: %w", err))
 	}
 	return etagOf(&st), nil
 }
@@ -146,13 +167,17 @@ func (s *Store) copyRange(root, fd int, off int64, p remote.Part) error {
 	return nil
 }
 
-func writeBody(f *os.File, off int64, p remote.Part) error {
+// errShortBody: a part's body ended before its size, which no retry of
+// the same body fixes.
+var errShortBody = errors.New("body ended early")
+
+func writeBody(ctx context.Context, f *os.File, off int64, p remote.Part) error {
 	if _, err := p.Body.Seek(0, io.SeekStart); err != nil {
-		return err
+		return fmt.Errorf("rewinding body: %w", err)
 	}
-	n, err := io.Copy(io.NewOffsetWriter(f, off), io.LimitReader(p.Body, p.Size))
+	n, err := io.Copy(io.NewOffsetWriter(f, off), io.LimitReader(ctxReader{ctx, p.Body}, p.Size))
 	if err == nil && n < p.Size {
-		err = fmt.Errorf("body ended after %d of %d bytes", n, p.Size)
+		err = fmt.Errorf("%w: after %d of %d bytes", errShortBody, n, p.Size)
 	}
 	return err
 }

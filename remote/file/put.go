@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -34,91 +33,13 @@ func (s *Store) Put(ctx context.Context, key string, body io.ReadSeeker, size in
 	if _, err := body.Seek(0, io.SeekStart); err != nil {
 		return s.fail("put", key, fmt.Errorf("rewinding body: %w", err))
 	}
-	root, err := s.openRoot()
-	if err != nil {
-		return err
-	}
-	defer unix.Close(root)
-
-	dir, name := split(key)
-	for race := 0; ; race++ {
-		err := s.putOnce(ctx, root, key, dir, name, body, size, opts)
-		if !errors.Is(err, errDirGone) {
-			return err
-		}
-		if race == maxDirRaces {
-			return s.fail("put", key, err)
-		}
-	}
+	_, err := s.write(ctx, "put", key, []remote.Part{{Body: body, Size: size}}, nil, opts.IfAbsent)
+	return err
 }
 
 // errDirGone: the object's directory vanished under Put (a concurrent
 // Delete removed it while it was empty). Put then starts over.
 var errDirGone = errors.New("directory removed concurrently")
-
-func (s *Store) putOnce(ctx context.Context, root int, key, dir, name string, body io.ReadSeeker, size int64, opts remote.PutOptions) error {
-	dirfd, err := s.mkdirAll(root, key, dir)
-	if err != nil {
-		return err
-	}
-	defer unix.Close(dirfd)
-
-	tmp := tempName()
-	fd, err := unix.Openat(dirfd, tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o666)
-	if errors.Is(err, unix.ENOENT) {
-		return errDirGone
-	}
-	if err != nil {
-		return s.fail("put", key, err)
-	}
-	f := os.NewFile(uintptr(fd), tmp)
-	committed := false
-	defer func() {
-		f.Close()
-		if !committed {
-			unix.Unlinkat(dirfd, tmp, 0)
-		}
-	}()
-
-	if _, err := body.Seek(0, io.SeekStart); err != nil {
-		return s.fail("put", key, fmt.Errorf("rewinding body: %w", err))
-	}
-	n, err := io.Copy(f, io.LimitReader(ctxReader{ctx, body}, size))
-	if err != nil {
-		return s.fail("put", key, err)
-	}
-	if n < size {
-		return remote.Permanent(s.fail("put", key, fmt.Errorf("body ended after %d of %d bytes", n, size)))
-	}
-	if err := f.Sync(); err != nil {
-		return s.fail("put", key, err)
-	}
-
-	if opts.IfAbsent {
-		err = s.link(dirfd, tmp, key, name)
-	} else {
-		err = unix.Renameat(dirfd, tmp, dirfd, name)
-		switch {
-		case errors.Is(err, unix.EISDIR), errors.Is(err, unix.ENOTEMPTY), errors.Is(err, unix.EEXIST):
-			err = s.conflict("put", key, "keys exist under "+key+"/")
-		case errors.Is(err, unix.ENOENT):
-			err = errDirGone
-		case err != nil:
-			err = s.fail("put", key, err)
-		default:
-			committed = true
-		}
-	}
-	if err != nil {
-		return err
-	}
-	// Make the new name durable. Failing here means the object is in place
-	// but might not survive a crash: report it so the caller retries.
-	if err := unix.Fsync(dirfd); err != nil {
-		return s.fail("put", key, fmt.Errorf("fsync of directory: %w", err))
-	}
-	return nil
-}
 
 // link creates name as a second link to tmp, failing with ErrExists if
 // name exists. The temporary name is removed by the caller either way.
