@@ -11,6 +11,7 @@ import (
 
 	"github.com/syncfs/syncfs/browse"
 	"github.com/syncfs/syncfs/browse/download"
+	"github.com/syncfs/syncfs/daemon"
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/remote"
 	"github.com/syncfs/syncfs/remote/backend"
@@ -76,7 +77,7 @@ func browseErr(err error) error {
 		errors.Is(err, download.ErrFailed), errors.Is(err, context.Canceled):
 		return exitcode.Wrap(exitcode.Error, err)
 	}
-	return exitcode.Wrap(remoteCode(err), err)
+	return exitcode.Wrap(daemon.RemoteCode(err), err)
 }
 
 // stderrLogger logs one line per problem met (hostile entries skipped)

@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/syncfs/syncfs/daemon"
+	bytesize "github.com/syncfs/syncfs/internal/size"
+
 	"github.com/syncfs/syncfs/internal/control"
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/uploader"
@@ -70,7 +73,7 @@ func flush(ctx context.Context, mnt string, o flushOptions, stdout io.Writer) er
 		unix.Syncfs(fd)
 		unix.Close(fd)
 	}
-	var p FlushProgress
+	var p daemon.FlushProgress
 	if err := c.Do(ctx, http.MethodPost, "/flush", nil, &p); err != nil {
 		return deadDaemon(mnt, c, err)
 	}
@@ -101,7 +104,7 @@ func flush(ctx context.Context, mnt string, o flushOptions, stdout io.Writer) er
 		return nil
 	}
 	for {
-		var q FlushProgress
+		var q daemon.FlushProgress
 		err := c.Do(ctx, http.MethodGet, fmt.Sprintf("/flush?barrier=%d&wait=1s", p.Barrier), nil, &q)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -172,9 +175,9 @@ func flush(ctx context.Context, mnt string, o flushOptions, stdout io.Writer) er
 
 // printFlushJSON prints the outcome of flush --json; a timeout prints it
 // too (with "timed_out"), so that a script reads what was pending.
-func printFlushJSON(w io.Writer, p FlushProgress, start time.Time, timedOut bool, audit *uploader.AuditReport) error {
+func printFlushJSON(w io.Writer, p daemon.FlushProgress, start time.Time, timedOut bool, audit *uploader.AuditReport) error {
 	return json.NewEncoder(w).Encode(struct {
-		FlushProgress
+		daemon.FlushProgress
 		TimedOut bool                  `json:"timed_out"`
 		Seconds  float64               `json:"seconds"`
 		Audit    *uploader.AuditReport `json:"audit,omitempty"`
@@ -183,18 +186,18 @@ func printFlushJSON(w io.Writer, p FlushProgress, start time.Time, timedOut bool
 
 // pendingString says what a flush still waits for: bytes, operations
 // (creates, renames, deletes, attribute changes), or both.
-func pendingString(p FlushProgress) string {
+func pendingString(p daemon.FlushProgress) string {
 	ops := fmt.Sprintf("%d operation", p.PendingOps)
 	if p.PendingOps != 1 {
 		ops += "s"
 	}
 	switch {
 	case p.PendingOps == 0:
-		return humanBytes(p.PendingBytes)
+		return bytesize.Format(p.PendingBytes)
 	case p.PendingBytes == 0:
 		return ops
 	}
-	return humanBytes(p.PendingBytes) + " and " + ops
+	return bytesize.Format(p.PendingBytes) + " and " + ops
 }
 
 // progress shows a flush: a bar redrawn in place on a terminal, a plain
@@ -210,7 +213,7 @@ func newProgress(w io.Writer, quiet bool) *progress {
 	return &progress{line: newLiveLine(w, 5*time.Second), quiet: quiet, start: time.Now(), first: -1}
 }
 
-func (p *progress) update(q FlushProgress) {
+func (p *progress) update(q daemon.FlushProgress) {
 	if p.quiet {
 		return
 	}
@@ -219,7 +222,7 @@ func (p *progress) update(q FlushProgress) {
 	}
 	el := time.Since(p.start).Seconds()
 	rate := float64(q.UploadedBytes-p.first) / max(el, 0.001)
-	line := fmt.Sprintf("%s pending, %s/s, ETA %s", pendingString(q), humanBytes(int64(rate)), eta(q.PendingBytes, rate))
+	line := fmt.Sprintf("%s pending, %s/s, ETA %s", pendingString(q), bytesize.Format(int64(rate)), eta(q.PendingBytes, rate))
 	if q.PendingBytes == 0 {
 		line = pendingString(q) + " pending" // no bytes: a rate and an ETA say nothing
 	}

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	bytesize "github.com/syncfs/syncfs/internal/size"
+
 	"github.com/syncfs/syncfs/browse"
 	"github.com/syncfs/syncfs/browse/download"
 	"github.com/syncfs/syncfs/internal/exitcode"
@@ -56,8 +58,8 @@ func runGet(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	secs := time.Since(start).Seconds()
 	fmt.Fprintf(stdout, "got %d files, %d symlinks, %d directories (%s) into %s: %s fetched, %s already there, %.1fs\n",
-		res.Files, res.Symlinks, res.Dirs, humanBytes(res.Bytes), local, humanBytes(res.Fetched),
-		humanBytes(res.Kept), secs)
+		res.Files, res.Symlinks, res.Dirs, bytesize.Format(res.Bytes), local, bytesize.Format(res.Fetched),
+		bytesize.Format(res.Kept), secs)
 	if err != nil {
 		return exitcode.New(exitcode.Error, "%d entries could not be copied (see above); run get again to retry them", res.Failed)
 	}
@@ -100,7 +102,7 @@ func (p *getProgress) Done(path string, size, fetched int64, err error) {
 	}
 	p.line.mu.Lock()
 	defer p.line.mu.Unlock()
-	fmt.Fprintf(p.line.w, "got %s (%s, %s fetched)\n", path, humanBytes(size), humanBytes(fetched))
+	fmt.Fprintf(p.line.w, "got %s (%s, %s fetched)\n", path, bytesize.Format(size), bytesize.Format(fetched))
 }
 
 func (p *getProgress) loop() {
@@ -127,7 +129,7 @@ func (p *getProgress) draw() {
 		pct = 100 * float64(done) / float64(total)
 	}
 	p.line.show(fmt.Sprintf("%s %5.1f%%  %s / %s  %s/s  ETA %s  %d/%d files",
-		bar(done, total, 24), pct, humanBytes(done), humanBytes(total), humanBytes(int64(rate)), eta(total-done, rate), p.files.Load(), p.nfiles.Load()), "")
+		bar(done, total, 24), pct, bytesize.Format(done), bytesize.Format(total), bytesize.Format(int64(rate)), eta(total-done, rate), p.files.Load(), p.nfiles.Load()), "")
 }
 
 func (p *getProgress) finish() {

@@ -13,32 +13,27 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/syncfs/syncfs/daemon"
 	"github.com/syncfs/syncfs/internal/exitcode"
+	"github.com/syncfs/syncfs/remote"
 )
 
-// mountConfig is everything a writable mount needs; the foreground daemon
+// mountConfig is everything a writable mount or a watch needs: the
+// daemon's Config, and how the command starts it. The foreground daemon
 // gets it from the same flags as the command.
 type mountConfig struct {
-	Mountpoint   string
-	Backing      string
-	State        string
-	Remote       string
-	S3Endpoint   string
-	Excludes     []string
-	Force        bool
-	Foreground   bool
-	Passthrough  bool
-	Writeback    bool
-	Direct       bool
-	Debug        bool
-	LogFile      string
-	UploadDelay  time.Duration
-	MaxAge       time.Duration
-	Level        string
-	MetricsAddr  string
-	Upload       bool
-	PublishEvery time.Duration // publish plain objects this often (0: never)
-	Watch        bool          // syncfs watch: no mount, Backing is the watched dir
+	daemon.Config
+	Foreground bool
+	S3Endpoint string
+}
+
+// daemonConfig completes the daemon's Config with how it opens the remote
+// and, for the crash tests, where it is killed.
+func (c *mountConfig) daemonConfig() daemon.Config {
+	dc := c.Config
+	dc.OpenStore = func(ctx context.Context) (remote.Store, error) { return openRemote(ctx, c.Remote, c.S3Endpoint) }
+	dc.Failpoint = failpointFromEnv()
+	return dc
 }
 
 const mountArgs = "--backing DIR --remote URL [--state DIR] [--exclude GLOB]... [--foreground] MOUNTPOINT"
@@ -110,7 +105,7 @@ func runMount(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if c.Foreground {
-		return runDaemon(ctx, c, readyFromEnv(), stderr)
+		return daemon.Run(ctx, c.daemonConfig(), readyFromEnv(), stderr)
 	}
 	return startDaemon(ctx, c, stdout)
 }
@@ -175,10 +170,9 @@ type readyMsg struct {
 	Error string `json:"error,omitempty"`
 }
 
-// readyFunc reports the mount's readiness (err nil) or failure, once.
-type readyFunc func(err error)
-
-func readyFromEnv() readyFunc {
+// readyFromEnv reports the daemon's readiness on the pipe its starter
+// gave it, if any.
+func readyFromEnv() daemon.Ready {
 	n, err := strconv.Atoi(os.Getenv(readyFdEnv))
 	if err != nil || n < 3 {
 		return func(error) {}

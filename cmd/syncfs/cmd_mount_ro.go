@@ -8,35 +8,25 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	bytesize "github.com/syncfs/syncfs/internal/size"
 	"io"
 	"log"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"syscall"
 	"time"
 
-	"github.com/hanwen/go-fuse/v2/fuse"
-	"golang.org/x/sys/unix"
+	"github.com/syncfs/syncfs/daemon"
+	bytesize "github.com/syncfs/syncfs/internal/size"
 
 	"github.com/syncfs/syncfs/browse"
-	"github.com/syncfs/syncfs/browse/cache"
 	"github.com/syncfs/syncfs/browse/rofs"
-	"github.com/syncfs/syncfs/format"
-	"github.com/syncfs/syncfs/internal/control"
 	"github.com/syncfs/syncfs/internal/exitcode"
-	"github.com/syncfs/syncfs/internal/mountinfo"
 )
 
-// The read-only mount: `syncfs mount --read-only --remote URL MOUNTPOINT`.
-// It takes no lease and has no journal; its daemon keeps its control
-// socket, pid file and log in a runtime directory under the cache
-// directory, which the mount's source names ("syncfs:<dir>"), so that
-// syncfs unmount and syncfs status find it as they find a writable one.
+// The read-only mount: `syncfs mount --read-only --remote URL MOUNTPOINT`
+// (its daemon: daemon.RunReadOnly).
 
 const roMountArgs = "--read-only --remote URL [--cache-dir DIR] [--cache-size SIZE] [--refresh DUR] [--foreground] MOUNTPOINT"
 
@@ -111,6 +101,15 @@ func (c *roConfig) runDir() string {
 	return filepath.Join(c.CacheDir, "run", hex.EncodeToString(sum[:8]))
 }
 
+// daemonConfig is what the daemon of c needs.
+func (c *roConfig) daemonConfig() daemon.ReadOnlyConfig {
+	return daemon.ReadOnlyConfig{Mountpoint: c.Mountpoint, Remote: c.Remote, RunDir: c.runDir(), CacheDir: c.CacheDir,
+		CacheSize: c.CacheSize, Refresh: c.Refresh, Debug: c.Debug, LogFile: c.LogFile, Passthrough: c.Passthrough,
+		OpenTree: func(ctx context.Context, opts browse.Options, logger *log.Logger) (*browse.Tree, string, browse.Entry, error) {
+			return openTree(ctx, c.Remote, c.S3Endpoint, opts, logger)
+		}}
+}
+
 func (c *roConfig) args(logPath string) []string {
 	a := []string{"mount", "--read-only", "--foreground", "--log", logPath, "--remote", c.Remote,
 		"--cache-dir", c.CacheDir, "--cache-size", strconv.FormatInt(c.CacheSize, 10), "--refresh", c.Refresh.String(),
@@ -142,7 +141,7 @@ func runMountRO(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		return exitcode.New(exitcode.LocalDir, "runtime dir %s: %v", c.runDir(), errors.Unwrap(err))
 	}
 	if c.Foreground {
-		return runDaemonRO(ctx, c, readyFromEnv(), stderr)
+		return daemon.RunReadOnly(ctx, c.daemonConfig(), readyFromEnv(), stderr)
 	}
 	logPath := c.LogFile
 	if logPath == "" {
@@ -215,141 +214,4 @@ func launchDaemon(ctx context.Context, logPath string, args []string) error {
 	}
 	cmd.Process.Release()
 	return nil
-}
-
-// roDaemon is a running read-only mount.
-type roDaemon struct {
-	c      *roConfig
-	log    *log.Logger
-	tree   *browse.Tree
-	fs     *rofs.FS
-	cache  *cache.Cache
-	server *fuse.Server
-
-	stopOnce sync.Once
-	stop     chan struct{}
-}
-
-// runDaemonRO mounts and serves until the mount goes away (unmount
-// command, SIGTERM, or an external umount).
-func runDaemonRO(ctx context.Context, c *roConfig, ready readyFunc, stderr io.Writer) (err error) {
-	defer func() { ready(err) }() // no-op once ready was told
-	logw := stderr
-	if c.LogFile != "" {
-		f, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return exitcode.New(exitcode.LocalDir, "log file %s: %v", c.LogFile, err)
-		}
-		defer f.Close()
-		logw = f
-	}
-	d := &roDaemon{c: c, log: log.New(logw, fmt.Sprintf("syncfs[%d] ", os.Getpid()), log.LstdFlags|log.Lmicroseconds), stop: make(chan struct{})}
-	run := c.runDir()
-	if err := os.MkdirAll(run, 0o700); err != nil {
-		return exitcode.New(exitcode.LocalDir, "runtime dir %s: %v", run, errors.Unwrap(err))
-	}
-	lock, err := os.OpenFile(filepath.Join(run, "lock"), os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return exitcode.New(exitcode.LocalDir, "runtime dir %s: %v", run, errors.Unwrap(err))
-	}
-	defer lock.Close()
-	if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-		return exitcode.New(exitcode.Busy, "another syncfs daemon serves %s (runtime dir %s)", c.Mountpoint, run)
-	}
-
-	if d.cache, err = cache.Open(c.CacheDir, c.CacheSize, cache.Options{Logger: d.log}); err != nil {
-		return exitcode.Wrap(exitcode.LocalDir, err)
-	}
-	defer d.cache.Close()
-	tree, rel, root, err := openTree(ctx, c.Remote, c.S3Endpoint, browse.Options{Cache: d.cache, DentryTTL: c.Refresh}, d.log)
-	if err != nil {
-		return err
-	}
-	if root.Kind != format.KindDir {
-		return exitcode.New(exitcode.Usage, "%s is a %v, not a directory: mount a directory of the tree", c.Remote, root.Kind)
-	}
-	d.tree = tree
-	d.fs = rofs.New(tree, rofs.Options{Refresh: c.Refresh, Logger: d.log, Root: root.ID, NoPassthrough: !c.Passthrough})
-
-	ln, err := control.Listen(run)
-	if err != nil {
-		return exitcode.Wrap(exitcode.LocalDir, err)
-	}
-	defer os.Remove(filepath.Join(run, control.SocketName))
-	d.server, err = rofs.Mount(c.Mountpoint, d.fs, rofs.MountOptions{
-		FsName:     mountinfo.SourcePrefix + run,
-		AllowOther: allowOther(),
-		Debug:      c.Debug,
-	})
-	if err != nil {
-		ln.Close()
-		return exitcode.Wrap(exitcode.Mountpoint, err)
-	}
-	pidfile := filepath.Join(run, "pid")
-	os.WriteFile(pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644)
-	defer os.Remove(pidfile)
-	defer control.Serve(ln, d.handler())()
-
-	where := "/"
-	if rel != "" {
-		where = rel
-	}
-	d.log.Printf("mounted %s read-only: remote %s (tree %s, journal %s), cache %s (%s), refresh %v",
-		c.Mountpoint, c.Remote, where, tree.Root().Journal, c.CacheDir, humanBytes(c.CacheSize), c.Refresh)
-	ready(nil)
-
-	served := make(chan struct{})
-	go func() { d.server.Wait(); close(served) }()
-	for {
-		select {
-		case <-served:
-			d.log.Printf("unmounted %s", c.Mountpoint)
-			return nil
-		case <-ctx.Done():
-			d.log.Printf("signal: unmounting %s", c.Mountpoint)
-			if err := d.server.Unmount(); err != nil {
-				d.log.Printf("cannot unmount %s: %v; still serving it", c.Mountpoint, err)
-				ctx = context.Background()
-			}
-		case <-d.stop:
-			<-served
-			d.log.Printf("unmounted %s", c.Mountpoint)
-			return nil
-		}
-	}
-}
-
-// roStatus is what a read-only mount answers to GET /status: the fields
-// of Status that apply (nothing is ever dirty), and what it read.
-type roStatus struct {
-	PID          int         `json:"pid"`
-	Mountpoint   string      `json:"mountpoint"`
-	State        string      `json:"state"` // the runtime dir
-	Remote       string      `json:"remote"`
-	ReadOnly     bool        `json:"read_only"`
-	DirtyBytes   int64       `json:"dirty_bytes"`
-	PendingBytes int64       `json:"pending_bytes"`
-	Errors       []struct{}  `json:"errors"`
-	Files        []struct{}  `json:"files"`
-	Refresh      string      `json:"refresh"`
-	Mount        rofs.Stats  `json:"mount"`
-	Cache        cache.Stats `json:"cache"`
-}
-
-func (d *roDaemon) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		control.WriteJSON(w, http.StatusOK, roStatus{PID: os.Getpid(), Mountpoint: d.c.Mountpoint, State: d.c.runDir(),
-			Remote: d.c.Remote, ReadOnly: true, Errors: []struct{}{}, Files: []struct{}{}, Refresh: d.c.Refresh.String(),
-			Mount: d.fs.Stats(), Cache: d.cache.Stats()})
-	})
-	mux.HandleFunc("POST /unmount", func(w http.ResponseWriter, r *http.Request) {
-		if err := d.server.Unmount(); err != nil {
-			control.WriteError(w, http.StatusConflict, fmt.Errorf("cannot unmount %s: %v (a process still uses it; see fuser -vm %s)", d.c.Mountpoint, err, d.c.Mountpoint))
-			return
-		}
-		control.WriteJSON(w, http.StatusOK, map[string]int{"pid": os.Getpid()})
-		d.stopOnce.Do(func() { close(d.stop) })
-	})
-	return mux
 }

@@ -12,6 +12,9 @@ import (
 	"strings"
 	"time"
 
+	bytesize "github.com/syncfs/syncfs/internal/size"
+
+	"github.com/syncfs/syncfs/daemon"
 	"github.com/syncfs/syncfs/internal/exclude"
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/publish"
@@ -49,7 +52,7 @@ type publishOptions struct {
 func publishTree(ctx context.Context, o publishOptions, stdout io.Writer) error {
 	local := o.dir
 	if c, err := clientFor(o.dir); err == nil {
-		var st Status
+		var st daemon.Status
 		if err := c.Do(ctx, http.MethodGet, "/status", nil, &st); err != nil {
 			return deadDaemon(o.dir, c, err)
 		}
@@ -101,7 +104,7 @@ func publishTree(ctx context.Context, o publishOptions, stdout io.Writer) error 
 	r, err := publish.Run(ctx, publish.Options{Dir: local, Store: store, Prefix: publish.Prefix, Records: recs, Exclude: ex, Progress: show})
 	show(publish.Report{}) // end the progress line
 	if err != nil {
-		return exitcode.Wrap(remoteCode(err), fmt.Errorf("publish: %w", err))
+		return exitcode.Wrap(daemon.RemoteCode(err), fmt.Errorf("publish: %w", err))
 	}
 	if o.json {
 		if err := json.NewEncoder(stdout).Encode(r); err != nil {
@@ -123,7 +126,7 @@ func publishTree(ctx context.Context, o publishOptions, stdout io.Writer) error 
 	}
 	if !o.json {
 		fmt.Fprintf(stdout, "published %d files to %s: %d written (%d renamed), %d unchanged, %d deleted; %s sent, %s copied inside the store, %s read\n",
-			r.Files, to, r.Published, r.Renamed, r.Unchanged, r.Deleted, humanBytes(r.BytesSent), humanBytes(r.BytesCopied), humanBytes(r.BytesRead))
+			r.Files, to, r.Published, r.Renamed, r.Unchanged, r.Deleted, bytesize.Format(r.BytesSent), bytesize.Format(r.BytesCopied), bytesize.Format(r.BytesRead))
 	}
 	return nil
 }
@@ -141,7 +144,7 @@ func newPublishProgress(w io.Writer, quiet bool) func(publish.Report) {
 			line.end()
 			return
 		}
-		s := fmt.Sprintf("publish: %d of %d files done, %s sent, %s copied inside the store", r.Published+r.Unchanged+r.Held+len(r.Errors), r.Files, humanBytes(r.BytesSent), humanBytes(r.BytesCopied))
+		s := fmt.Sprintf("publish: %d of %d files done, %s sent, %s copied inside the store", r.Published+r.Unchanged+r.Held+len(r.Errors), r.Files, bytesize.Format(r.BytesSent), bytesize.Format(r.BytesCopied))
 		line.show(s, s)
 	}
 }

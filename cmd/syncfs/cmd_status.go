@@ -9,6 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/syncfs/syncfs/daemon"
+	bytesize "github.com/syncfs/syncfs/internal/size"
+
 	"github.com/syncfs/syncfs/internal/control"
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/internal/mountinfo"
@@ -37,7 +40,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)
 	}
-	var st Status
+	var st daemon.Status
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return err
 	}
@@ -51,7 +54,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return nil
 	}
 	fmt.Fprintf(stdout, "%s: pid %d, remote %s\n", st.Mountpoint, st.PID, st.Remote)
-	fmt.Fprintf(stdout, "  %s pending in %d files; shipped %s (%s sent)\n", humanBytes(st.PendingBytes), len(st.Files), humanBytes(st.UploadedBytes), humanBytes(st.SentBytes))
+	fmt.Fprintf(stdout, "  %s pending in %d files; shipped %s (%s sent)\n", bytesize.Format(st.PendingBytes), len(st.Files), bytesize.Format(st.UploadedBytes), bytesize.Format(st.SentBytes))
 	if st.RemoteError != "" {
 		fmt.Fprintf(stdout, "  remote error: %s\n", st.RemoteError)
 	}
@@ -63,7 +66,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		for _, p := range f.InFlight {
 			n += p[1]
 		}
-		fmt.Fprintf(stdout, "  %10s  %-9s %s\n", humanBytes(n), f.State, f.Path)
+		fmt.Fprintf(stdout, "  %10s  %-9s %s\n", bytesize.Format(n), f.State, f.Path)
 	}
 	return nil
 }
@@ -91,17 +94,4 @@ func clientFor(path string) (*control.Client, error) {
 		}
 	}
 	return nil, exitcode.New(exitcode.Mountpoint, "%s is not mounted (nor watched by syncfs watch)", path)
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -7,7 +7,10 @@ import (
 	"io"
 	"strings"
 
+	bytesize "github.com/syncfs/syncfs/internal/size"
+
 	"github.com/syncfs/syncfs/browse"
+	"github.com/syncfs/syncfs/daemon"
 	"github.com/syncfs/syncfs/internal/exclude"
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/publish"
@@ -46,7 +49,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if errors.Is(err, browse.ErrNoTree) {
 			return exitcode.Wrap(exitcode.Error, err)
 		}
-		return exitcode.Wrap(remoteCode(err), err)
+		return exitcode.Wrap(daemon.RemoteCode(err), err)
 	}
 	r, err := verify.Tree(ctx, t, sub, pos[0], verify.Options{Deep: !*quick, Exclude: ex})
 	if err != nil {
@@ -60,9 +63,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		how = "by block hashes"
 	}
 	if n := len(r.Differences); n > 0 {
-		return exitcode.New(exitcode.Error, "verify: %d differences between %s and %s (%d files, %s compared %s)", n, pos[0], *remoteURL, r.Files, humanBytes(r.Bytes), how)
+		return exitcode.New(exitcode.Error, "verify: %d differences between %s and %s (%d files, %s compared %s)", n, pos[0], *remoteURL, r.Files, bytesize.Format(r.Bytes), how)
 	}
-	fmt.Fprintf(stdout, "verified %d files, %d dirs, %d symlinks, %s: %s equals %s %s\n", r.Files, r.Dirs, r.Symlinks, humanBytes(r.Bytes), pos[0], *remoteURL, how)
+	fmt.Fprintf(stdout, "verified %d files, %d dirs, %d symlinks, %s: %s equals %s %s\n", r.Files, r.Dirs, r.Symlinks, bytesize.Format(r.Bytes), pos[0], *remoteURL, how)
 	return nil
 }
 
@@ -70,19 +73,19 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func verifyPublished(ctx context.Context, dir, remoteURL, endpoint string, ex *exclude.Matcher, stdout io.Writer) error {
 	store, err := backend.Open(ctx, remoteURL, backend.Options{S3Endpoint: endpoint})
 	if err != nil {
-		return exitcode.Wrap(remoteCode(err), err)
+		return exitcode.Wrap(daemon.RemoteCode(err), err)
 	}
 	r, err := publish.Verify(ctx, dir, store, publish.Prefix, ex)
 	if err != nil {
-		return exitcode.Wrap(remoteCode(err), fmt.Errorf("verify: %w", err))
+		return exitcode.Wrap(daemon.RemoteCode(err), fmt.Errorf("verify: %w", err))
 	}
 	for _, d := range r.Differences {
 		fmt.Fprintln(stdout, d)
 	}
 	to := strings.TrimSuffix(remoteURL, "/") + "/" + strings.TrimSuffix(publish.Prefix, "/")
 	if n := len(r.Differences); n > 0 {
-		return exitcode.New(exitcode.Error, "verify: %d differences between %s and the plain objects in %s (%d files, %s compared byte for byte)", n, dir, to, r.Files, humanBytes(r.Bytes))
+		return exitcode.New(exitcode.Error, "verify: %d differences between %s and the plain objects in %s (%d files, %s compared byte for byte)", n, dir, to, r.Files, bytesize.Format(r.Bytes))
 	}
-	fmt.Fprintf(stdout, "verified %d files, %s: %s equals the plain objects in %s byte for byte\n", r.Files, humanBytes(r.Bytes), dir, to)
+	fmt.Fprintf(stdout, "verified %d files, %s: %s equals the plain objects in %s byte for byte\n", r.Files, bytesize.Format(r.Bytes), dir, to)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/syncfs/syncfs/daemon"
 	"github.com/syncfs/syncfs/internal/exitcode"
 )
 
@@ -17,7 +18,7 @@ const watchArgs = "--remote URL [--state DIR] [--exclude GLOB]... [--foreground]
 // the blocks that differ. Unlike a mount, it reads a changed file once to
 // hash it: a mount sees the writes and never has to.
 func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	c := &mountConfig{Watch: true, Upload: true}
+	c := &mountConfig{Config: daemon.Config{Watch: true, Upload: true}}
 	fs := newFlags("watch", watchArgs, stderr)
 	fs.StringVar(&c.Remote, "remote", "", "remote URL: file:///abs/path or s3://bucket/prefix (required)")
 	fs.StringVar(&c.State, "state", "", "state directory (default: .NAME.syncfs beside DIR)")
@@ -65,7 +66,7 @@ func runWatch(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return exitcode.New(exitcode.Usage, "the state dir %s must not be inside the watched dir %s", c.State, c.Backing)
 	}
 	if c.Foreground {
-		return runDaemon(ctx, c, readyFromEnv(), stderr)
+		return daemon.Run(ctx, c.daemonConfig(), readyFromEnv(), stderr)
 	}
 	return startDaemon(ctx, c, stdout)
 }

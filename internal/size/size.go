@@ -1,6 +1,7 @@
 // Package size parses the byte sizes users give on the command line
-// (--cache-size 10GiB, the fake solver's --size 64MiB): one parser, so
-// that every command accepts the same spellings.
+// (--cache-size 10GiB, the fake solver's --size 64MiB) and prints them:
+// one parser and one printer, so that every command accepts and shows the
+// same spellings.
 package size
 
 import (
@@ -31,4 +32,18 @@ func Parse(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size %q (want e.g. 10GiB, 512MiB, 4096)", s)
 	}
 	return int64(v * float64(mult)), nil
+}
+
+// Format prints n in binary units with one decimal: "512 B", "1.5 MiB".
+func Format(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -15,15 +15,16 @@ const mod = "github.com/syncfs/syncfs/"
 // forbidden maps a package (and its subpackages) to what it must not
 // depend on (nor their subpackages).
 var forbidden = map[string][]string{
-	"format":    {"fs", "journal", "uploader", "remote", "browse", "reconcile", "verify", "cmd"},
-	"remote":    {"fs", "journal", "uploader", "browse", "reconcile", "verify", "format", "publish", "cmd"},
-	"journal":   {"fs", "remote", "uploader", "browse", "reconcile", "verify", "cmd"},
-	"fs":        {"uploader", "remote", "browse", "reconcile", "verify", "cmd"},
-	"uploader":  {"fs", "browse", "reconcile", "verify", "cmd", "remote/file", "remote/s3", "remote/backend", "remote/mem"},
-	"browse":    {"fs", "journal", "uploader", "reconcile", "verify", "cmd"},
-	"reconcile": {"fs", "uploader", "remote", "browse", "verify", "cmd"},
-	"verify":    {"fs", "journal", "uploader", "reconcile", "cmd"},
-	"publish":   {"fs", "journal", "uploader", "browse", "reconcile", "verify", "format", "cmd", "remote/file", "remote/s3", "remote/backend"},
+	"format":    {"fs", "journal", "uploader", "remote", "browse", "reconcile", "verify", "daemon", "cmd"},
+	"remote":    {"fs", "journal", "uploader", "browse", "reconcile", "verify", "format", "publish", "daemon", "cmd"},
+	"journal":   {"fs", "remote", "uploader", "browse", "reconcile", "verify", "daemon", "cmd"},
+	"fs":        {"uploader", "remote", "browse", "reconcile", "verify", "daemon", "cmd"},
+	"uploader":  {"fs", "browse", "reconcile", "verify", "daemon", "cmd", "remote/file", "remote/s3", "remote/backend", "remote/mem"},
+	"browse":    {"fs", "journal", "uploader", "reconcile", "verify", "daemon", "cmd"},
+	"reconcile": {"fs", "uploader", "remote", "browse", "verify", "daemon", "cmd"},
+	"verify":    {"fs", "journal", "uploader", "reconcile", "daemon", "cmd"},
+	"daemon":    {"cmd"},
+	"publish":   {"fs", "journal", "uploader", "browse", "reconcile", "verify", "format", "daemon", "cmd", "remote/file", "remote/s3", "remote/backend"},
 }
 
 func within(pkg, prefix string) bool {

@@ -1,18 +1,14 @@
-package main
+package daemon
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,7 +31,7 @@ import (
 // (syncfs watch, for nodes without FUSE): the same journal, uploader and
 // control socket, with the FUSE layer or without it.
 type daemon struct {
-	c       *mountConfig
+	c       *Config
 	log     *log.Logger
 	j       *journal.Journal
 	fs      *fs.FS // nil when watching
@@ -56,37 +52,24 @@ type daemon struct {
 	lost  error                 // the remote lease was taken over: no more uploads
 	audit *uploader.AuditReport // the last remote audit
 
-	stopOnce sync.Once
-	stop     chan struct{} // closed to ask the main loop to end
+	stop *stopper // asks the main loop to end
 }
 
 // daemonMemoryLimit is the soft limit of the daemon's Go heap.
 const daemonMemoryLimit = 100 << 20
 
-// what names the daemon's job in messages.
-func (d *daemon) what() string {
-	if d.c.Watch {
-		return "watch of " + d.c.Backing
-	}
-	return "mount " + d.c.Mountpoint
-}
-
-// runDaemon mounts (or watches) and serves until asked to stop (unmount
-// command, SIGTERM, or an external umount). ready is told once the mount
-// is usable or why it could not be made.
-func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.Writer) (err error) {
+// Run mounts (or watches) and serves until asked to stop (the unmount
+// request, a signal that ends ctx, or an external umount). ready is told
+// once the mount is usable or why it could not be made; the log goes to
+// c.LogFile, or to stderr if it names none.
+func Run(ctx context.Context, c Config, ready Ready, stderr io.Writer) (err error) {
 	defer func() { ready(err) }() // no-op once ready was told
-	logw := stderr
-	if c.LogFile != "" {
-		f, err := os.OpenFile(c.LogFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return exitcode.New(exitcode.LocalDir, "log file %s: %v", c.LogFile, err)
-		}
-		defer f.Close()
-		logw = f
+	logger, closeLog, err := openLog(c.LogFile, stderr)
+	if err != nil {
+		return err
 	}
-	d := &daemon{c: c, log: log.New(logw, fmt.Sprintf("syncfs[%d] ", os.Getpid()), log.LstdFlags|log.Lmicroseconds),
-		stop: make(chan struct{}), recovered: make(chan struct{})}
+	defer closeLog()
+	d := &daemon{c: &c, log: logger, stop: newStopper(), recovered: make(chan struct{})}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The daemon's buffers are bounded (FUSE requests, objects in
 		// flight); the limit makes the collector keep the garbage in
@@ -94,7 +77,7 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 		debug.SetMemoryLimit(daemonMemoryLimit)
 	}
 
-	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs pid %d (%s)", os.Getpid(), d.what()), Logf: d.log.Printf})
+	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs pid %d (%s)", os.Getpid(), c.what()), Logf: d.log.Printf})
 	if err := journalErr(err, d.log); err != nil {
 		return err
 	}
@@ -117,13 +100,9 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 	}
 	defer backingDir.Close()
 	defer stopUploads()
-
-	ex, err := exclude.New(c.Excludes)
-	if err != nil {
-		return exitcode.Wrap(exitcode.Usage, err)
+	if err := d.newReconciler(backingDir); err != nil {
+		return err
 	}
-	d.rec = reconcile.New(backingDir, j, d.up, ex, d.log)
-	d.rec.Mounted = !c.Watch
 	d.watcher = reconcile.NewWatcher(d.rec, c.Backing, reconcile.WatchOptions{MaxAge: c.MaxAge})
 
 	ln, err := control.Listen(c.State)
@@ -138,10 +117,7 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 		}
 		defer d.fs.Close()
 	}
-	pidfile := filepath.Join(c.State, "pid")
-	os.WriteFile(pidfile, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644)
-	defer os.Remove(pidfile)
-
+	defer writePID(c.State)()
 	defer control.Serve(ln, d.handler())()
 	if c.MetricsAddr != "" {
 		stop, err := d.serveMetrics(c.MetricsAddr)
@@ -166,9 +142,22 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 	d.stopBackground = sync.OnceFunc(func() { stopBG(); <-watchDone })
 	defer d.stopBackground()
 
-	d.log.Printf("started %s: backing %s, state %s, remote %s", d.what(), c.Backing, c.State, c.Remote)
+	d.log.Printf("started %s: backing %s, state %s, remote %s", c.what(), c.Backing, c.State, c.Remote)
 	ready(nil)
-	return d.serve(ctx)
+	d.serve(ctx)
+	return nil
+}
+
+// newReconciler makes the reconciler of the backing dir: what the start-up
+// scan, the watcher and recovery use.
+func (d *daemon) newReconciler(backingDir *beneath.Dir) error {
+	ex, err := exclude.New(d.c.Excludes)
+	if err != nil {
+		return exitcode.Wrap(exitcode.Usage, err)
+	}
+	d.rec = reconcile.New(backingDir, d.j, d.up, ex, d.log)
+	d.rec.Mounted = !d.c.Watch
+	return nil
 }
 
 // startUploads opens the remote, takes its lease, makes its prefix this
@@ -176,7 +165,7 @@ func runDaemon(ctx context.Context, c *mountConfig, ready readyFunc, stderr io.W
 // releases the lease.
 func (d *daemon) startUploads(ctx context.Context) (*beneath.Dir, func(), error) {
 	c := d.c
-	store, err := openRemote(ctx, c.Remote, c.S3Endpoint)
+	store, err := c.OpenStore(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -189,7 +178,7 @@ func (d *daemon) startUploads(ctx context.Context) (*beneath.Dir, func(), error)
 		if errors.Is(err, uploader.ErrForeignRemote) {
 			return nil, nil, exitcode.Wrap(exitcode.Busy, err)
 		}
-		return nil, nil, exitcode.Wrap(remoteCode(err), err)
+		return nil, nil, exitcode.Wrap(RemoteCode(err), err)
 	}
 	d.store = store
 	backingDir, err := beneath.Open(c.Backing)
@@ -199,7 +188,7 @@ func (d *daemon) startUploads(ctx context.Context) (*beneath.Dir, func(), error)
 	}
 	d.up, err = uploader.New(d.j, d.uploadStore(store), backingDir, uploader.Config{
 		UploadDelay: c.UploadDelay, MaxAge: c.MaxAge, Level: c.Level, Logger: d.log,
-		Failpoint: failpointFromEnv(),
+		Failpoint: c.Failpoint,
 	})
 	if err != nil {
 		backingDir.Close()
@@ -279,46 +268,22 @@ func (d *daemon) recover(ctx context.Context, marks []journal.ID) {
 	}
 }
 
-// serve runs until the daemon is asked to stop.
-func (d *daemon) serve(ctx context.Context) error {
-	c := d.c
-	served := make(chan struct{})
+// serve runs until the daemon is asked to stop, then ends the work in
+// the background and records what it saw.
+func (d *daemon) serve(ctx context.Context) {
 	if d.server != nil {
-		go func() { d.server.Wait(); close(served) }()
-	}
-	for {
+		serveMount(ctx, d.server, d.stop, d.c.Mountpoint, d.log)
+		d.j.ReleaseAll()
+	} else {
 		select {
-		case <-served:
-			d.log.Printf("unmounted %s", c.Mountpoint)
-			d.j.ReleaseAll()
-			d.stopBackground()
-			d.recordSeen()
-			return nil
 		case <-ctx.Done():
-			if d.server == nil {
-				d.log.Printf("signal: stopping the %s", d.what())
-				d.stopBackground()
-				d.recordSeen()
-				return nil
-			}
-			d.log.Printf("signal: unmounting %s", c.Mountpoint)
-			if err := d.server.Unmount(); err != nil {
-				d.log.Printf("cannot unmount %s: %v; still serving it", c.Mountpoint, err)
-				ctx = context.Background() // serve on; the next unmount request may succeed
-			}
-		case <-d.stop:
-			if d.server != nil {
-				<-served
-				d.log.Printf("unmounted %s", c.Mountpoint)
-				d.j.ReleaseAll()
-			} else {
-				d.log.Printf("stopped the %s", d.what())
-			}
-			d.stopBackground()
-			d.recordSeen()
-			return nil
+			d.log.Printf("signal: stopping the %s", d.c.what())
+		case <-d.stop.ch:
+			d.log.Printf("stopped the %s", d.c.what())
 		}
 	}
+	d.stopBackground()
+	d.recordSeen()
 }
 
 // recordSeen notes, at a clean stop (after the background reconciling,
@@ -370,176 +335,4 @@ func journalErr(err error, logger *log.Logger) error {
 		return exitcode.Wrap(exitcode.Journal, err)
 	}
 	return exitcode.Wrap(exitcode.LocalDir, err)
-}
-
-// allowOther says whether other users may use the mount: root may always
-// allow them; other users only where /etc/fuse.conf has user_allow_other.
-func allowOther() bool {
-	if os.Geteuid() == 0 {
-		return true
-	}
-	f, err := os.Open("/etc/fuse.conf")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "user_allow_other" {
-			return true
-		}
-	}
-	return false
-}
-
-func (d *daemon) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-		st, err := d.status()
-		if err != nil {
-			control.WriteError(w, http.StatusInternalServerError, err)
-			return
-		}
-		control.WriteJSON(w, http.StatusOK, st)
-	})
-	mux.HandleFunc("POST /flush", func(w http.ResponseWriter, r *http.Request) {
-		// Recovery first: what it finds counts as written before now.
-		select {
-		case <-d.recovered:
-		case <-r.Context().Done():
-			return
-		}
-		if d.c.Watch {
-			// A watch learns of changes through inotify, after a settle
-			// delay: look at the whole tree now instead (unchanged files
-			// cost a stat).
-			if err := d.rec.Scan(r.Context()); err != nil {
-				control.WriteError(w, http.StatusInternalServerError, err)
-				return
-			}
-		} else {
-			// Changes made in the backing dir around the mount and
-			// already seen by the watcher count too; the mount's own
-			// queued namespace ops are committed first, so that the
-			// watcher compares with them.
-			if err := d.j.Sync(); err != nil {
-				control.WriteError(w, http.StatusInternalServerError, err)
-				return
-			}
-			d.watcher.Drain(r.Context())
-		}
-		// Everything recorded up to now must ship now. Namespace ops
-		// queued for the next commit get their generations in it: commit
-		// first, then take the barrier.
-		if err := d.j.Sync(); err != nil {
-			control.WriteError(w, http.StatusInternalServerError, err)
-			return
-		}
-		barrier := d.j.Gen()
-		d.up.Flush(expired(), barrier) // marks it urgent; returns at once
-		control.WriteJSON(w, http.StatusOK, FlushProgress{Barrier: barrier})
-	})
-	mux.HandleFunc("GET /flush", func(w http.ResponseWriter, r *http.Request) {
-		barrier, err := strconv.ParseUint(r.URL.Query().Get("barrier"), 10, 64)
-		if err != nil {
-			control.WriteError(w, http.StatusBadRequest, fmt.Errorf("bad barrier: %v", err))
-			return
-		}
-		wait, _ := time.ParseDuration(r.URL.Query().Get("wait"))
-		ctx, cancel := context.WithTimeout(r.Context(), min(max(wait, 0), time.Minute))
-		defer cancel()
-		err = d.up.Flush(ctx, barrier)
-		p := d.progress(barrier)
-		switch {
-		case err == nil:
-			p.Settled = true
-		case errors.Is(err, uploader.ErrRemoteRejects):
-			p.Error = err.Error()
-		case d.leaseErr() != nil:
-			p.Error = fmt.Sprintf("uploads stopped: %v", d.leaseErr())
-		case !d.c.Upload:
-			p.Error = "this mount does not upload (--upload=false)"
-		}
-		control.WriteJSON(w, http.StatusOK, p)
-	})
-	mux.HandleFunc("POST /audit", func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-d.recovered:
-		case <-r.Context().Done():
-			return
-		}
-		if d.leaseErr() != nil || !d.c.Upload {
-			control.WriteError(w, http.StatusConflict, fmt.Errorf("this mount does not upload: no remote audit"))
-			return
-		}
-		rep, err := d.runAudit(r.Context())
-		if err != nil {
-			control.WriteError(w, http.StatusInternalServerError, err)
-			return
-		}
-		control.WriteJSON(w, http.StatusOK, rep)
-	})
-	mux.HandleFunc("POST /unmount", func(w http.ResponseWriter, r *http.Request) {
-		if d.server == nil { // a watch: nothing to unmount
-			control.WriteJSON(w, http.StatusOK, map[string]int{"pid": os.Getpid()})
-			d.stopOnce.Do(func() { close(d.stop) })
-			return
-		}
-		if err := d.server.Unmount(); err != nil {
-			control.WriteError(w, http.StatusConflict, fmt.Errorf("cannot unmount %s: %v (a process still uses it; see fuser -vm %s)", d.c.Mountpoint, err, d.c.Mountpoint))
-			return
-		}
-		control.WriteJSON(w, http.StatusOK, map[string]int{"pid": os.Getpid()})
-		d.stopOnce.Do(func() { close(d.stop) })
-	})
-	return mux
-}
-
-// runAudit compares the journal with the remote and re-journals what
-// the remote lost (uploader.Audit).
-func (d *daemon) runAudit(ctx context.Context) (*uploader.AuditReport, error) {
-	rep, err := d.up.Audit(ctx, d.j, true)
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	d.audit = rep
-	d.mu.Unlock()
-	d.log.Print(rep)
-	for _, p := range rep.Problems {
-		d.log.Printf("remote audit: %s", p)
-	}
-	return rep, nil
-}
-
-func (d *daemon) lastAudit() *uploader.AuditReport {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.audit
-}
-
-// leaseLost is called when another mount took the remote prefix over:
-// this mount keeps journaling (nothing is lost locally) but must not
-// write to the remote any more.
-func (d *daemon) leaseLost(err error) {
-	d.mu.Lock()
-	d.lost = err
-	d.mu.Unlock()
-	if d.stopUploads != nil {
-		d.stopUploads()
-	}
-}
-
-func (d *daemon) leaseErr() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.lost
-}
-
-// expired is a context that is already done: Flush then only marks its
-// barrier urgent.
-func expired() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
 }
