@@ -311,7 +311,7 @@ func (d *daemon) recordSeen() {
 		var st unix.Stat_t
 		dir, name := beneath.Split(f.Path)
 		if d.rec.StatAt(dir, name, &st) == nil {
-			seen[f.ID] = journal.Seen{Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
+			seen[f.ID] = journal.SeenOf(&st)
 		}
 	}
 	if err := d.j.SetSeen(seen); err != nil {

@@ -43,7 +43,7 @@ func (d *daemon) writeMetrics(w http.ResponseWriter, r *http.Request) {
 	metric("syncfs_pending_bytes", "gauge", "Bytes written and not yet in the remote.", pending)
 	metric("syncfs_uploaded_bytes_total", "counter", "File bytes shipped.", us.UploadedBytes.Load())
 	metric("syncfs_sent_bytes_total", "counter", "Bytes put to the remote, after compression, manifests included.", us.SentBytes.Load())
-	metric("syncfs_read_bytes_total", "counter", "Bytes the uploader read from the backing dir.", us.ReadBytes.Load())
+	metric("syncfs_read_bytes_total", "counter", "Bytes read from the backing dir, to ship or to compare with what was shipped.", us.ReadBytes.Load()+d.rec.ReadBytes.Load())
 	metric("syncfs_commits_total", "counter", "Inode commits.", us.Commits.Load())
 	metric("syncfs_objects_total", "counter", "Data objects put.", us.Objects.Load())
 	metric("syncfs_deleted_objects_total", "counter", "Objects deleted (superseded or unlinked).", us.Deleted.Load())

@@ -23,7 +23,7 @@ type Status struct {
 	PendingBytes  int64                 `json:"pending_bytes"`             // the same: bytes the remote does not hold yet
 	UploadedBytes int64                 `json:"uploaded_bytes"`            // file bytes shipped since the mount
 	SentBytes     int64                 `json:"sent_bytes"`                // bytes put to the remote since the mount, after compression, manifests included
-	ReadBytes     int64                 `json:"read_bytes"`                // bytes the uploader read from the backing dir
+	ReadBytes     int64                 `json:"read_bytes"`                // bytes read from the backing dir to ship or to compare
 	PendingOps    int64                 `json:"pending_ops"`               // namespace operations (creates, renames, deletes) and attribute changes not yet in the remote
 	Commits       int64                 `json:"commits"`
 	Retries       int64                 `json:"retries"`
@@ -107,7 +107,7 @@ func (d *daemon) status() (*Status, error) {
 	sort.Slice(st.Files, func(i, k int) bool { return st.Files[i].Path < st.Files[k].Path })
 	st.PendingBytes = st.DirtyBytes
 	us := d.up.Stats()
-	st.UploadedBytes, st.SentBytes, st.ReadBytes = us.UploadedBytes.Load(), us.SentBytes.Load(), us.ReadBytes.Load()
+	st.UploadedBytes, st.SentBytes, st.ReadBytes = us.UploadedBytes.Load(), us.SentBytes.Load(), us.ReadBytes.Load()+d.rec.ReadBytes.Load()
 	st.Commits, st.Retries, st.Vanished = us.Commits.Load(), d.retries.Load(), us.Vanished.Load()
 	st.RemoteTrouble = d.trouble.get()
 	st.Audit = d.lastAudit()

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sys/unix"
 )
 
 // Seen is the state of a backing file for which the journal is known to
@@ -15,6 +16,11 @@ import (
 // (or while it was not running) and is compared block by block.
 type Seen struct {
 	Size, Mtime, Ctime int64 // bytes; nanoseconds since the epoch
+}
+
+// SeenOf is the state of a file as fstat gives it.
+func SeenOf(st *unix.Stat_t) Seen {
+	return Seen{Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
 }
 
 // Shipped is what one commit of the uploader leaves in the journal: the

@@ -7,8 +7,9 @@
 //
 // Namespace differences are found by comparing directory listings with
 // the journal's dentries; content differences of a file whose size, mtime
-// or ctime moved since the journal last saw it complete are found by the
-// uploader comparing block hashes (uploader.Reconcile). A Scan does the
+// or ctime moved since the journal last saw it complete are found by
+// comparing its block hashes with those shipped (compare.go; the journal
+// keeps them, or the uploader's manifests have them). A Scan does the
 // whole tree (mount start, syncfs recover, watch start); a Watcher
 // (fsnotify) reconciles what changes while running.
 package reconcile
@@ -21,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/syncfs/syncfs/format"
 	"github.com/syncfs/syncfs/internal/beneath"
 	"github.com/syncfs/syncfs/internal/exclude"
 	"github.com/syncfs/syncfs/journal"
@@ -36,23 +38,39 @@ type Journal interface {
 	OpenMarks() ([]journal.ID, error)
 	ClearOpenMark(journal.ID) error
 	Activity(journal.ID) (open bool, last time.Time)
+
+	// For comparing a file's contents with what was shipped.
+	Path(journal.ID) (string, error)
+	Kind(journal.ID) (journal.Kind, error)
+	Target(journal.ID) (string, bool)
+	Hashes(id journal.ID, seg int) []byte
+	LastSeen(journal.ID) (journal.Seen, bool)
+	SetSeen(map[journal.ID]journal.Seen) error
+	RecordWrite(id journal.ID, off, n int64)
+	Truncate(id journal.ID, oldSize, size int64) error
+	Setattr(journal.ID) error
 }
 
 var _ Journal = (*journal.Journal)(nil)
 
-// Files compares file contents with what was shipped: the uploader.
-type Files interface {
-	Reconcile(ctx context.Context, id journal.ID) (bool, error)
-	Unchanged(id journal.ID, st *unix.Stat_t) bool
+// Shipped is what the uploader knows of the remote's copy of a file
+// (uploader/shipped.go).
+type Shipped interface {
+	// Hold keeps commits of id off until release is called.
+	Hold(id journal.ID) (release func())
+	// Manifest is id's inode manifest as last shipped, nil if never.
+	Manifest(ctx context.Context, id journal.ID) (*format.Manifest, error)
+	// SegmentHashes are the block hashes of segment seg of m.
+	SegmentHashes(ctx context.Context, id journal.ID, m *format.Manifest, seg int) ([]byte, error)
 }
 
 // Reconciler brings the journal in line with a backing directory.
 type Reconciler struct {
-	dir   *beneath.Dir
-	j     Journal
-	files Files
-	ex    *exclude.Matcher
-	log   *log.Logger
+	dir     *beneath.Dir
+	j       Journal
+	shipped Shipped
+	ex      *exclude.Matcher
+	log     *log.Logger
 
 	// Mounted says the backing directory is under a mount, whose own
 	// changes the journal records as they happen: a file whose ctime is
@@ -62,14 +80,15 @@ type Reconciler struct {
 
 	// Counters, for status and tests.
 	Adopted, Removed, Compared, Changed atomic.Int64
+	ReadBytes                           atomic.Int64 // read from the backing dir to compare
 }
 
 // New returns a reconciler of the backing directory dir.
-func New(dir *beneath.Dir, j Journal, files Files, ex *exclude.Matcher, logger *log.Logger) *Reconciler {
+func New(dir *beneath.Dir, j Journal, shipped Shipped, ex *exclude.Matcher, logger *log.Logger) *Reconciler {
 	if logger == nil {
 		logger = log.Default()
 	}
-	return &Reconciler{dir: dir, j: j, files: files, ex: ex, log: logger}
+	return &Reconciler{dir: dir, j: j, shipped: shipped, ex: ex, log: logger}
 }
 
 // Recover compares every file marked open for write by a process that is
@@ -81,7 +100,7 @@ func (r *Reconciler) Recover(ctx context.Context, marks []journal.ID) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		changed, err := r.files.Reconcile(ctx, id)
+		changed, err := r.compare(ctx, id)
 		if err != nil && !errors.Is(err, journal.ErrNotFound) {
 			r.log.Printf("recovery: comparing inode %v: %v", id, err)
 			if first == nil {
@@ -132,11 +151,11 @@ func (r *Reconciler) File(ctx context.Context, rel string) error {
 }
 
 func (r *Reconciler) file(ctx context.Context, id journal.ID, st *unix.Stat_t) error {
-	if r.ownChange(id, st) || r.files.Unchanged(id, st) {
+	if r.ownChange(id, st) || r.unchanged(id, st) {
 		return nil
 	}
 	r.Compared.Add(1)
-	changed, err := r.files.Reconcile(ctx, id)
+	changed, err := r.compare(ctx, id)
 	if changed {
 		r.Changed.Add(1)
 	}

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/internal/localfile"
 	"github.com/syncfs/syncfs/internal/ranges"
 	"github.com/syncfs/syncfs/journal"
 	"github.com/syncfs/syncfs/remote"
-	"golang.org/x/sys/unix"
 )
 
 const (
@@ -52,7 +52,7 @@ func (u *Uploader) commit(ctx context.Context, id journal.ID) error {
 		// flight is never claimed again (until a restart), and its bytes
 		// would stay pending for ever.
 		u.settleClaim(ctx, id, path, "returning the claim", func() error { return u.j.Unclaim(c) })
-		if errors.Is(err, errMoved) {
+		if errors.Is(err, localfile.ErrMoved) {
 			u.noteMoved(id, path, err)
 		} else {
 			u.noteError(id, path, err)
@@ -124,7 +124,7 @@ func (u *Uploader) ship(ctx context.Context, id journal.ID, dirty ranges.Set) (s
 	if err != nil {
 		return path, nil, err
 	}
-	defer loc.close()
+	defer loc.Close()
 
 	old, err := u.cache.root(ctx, fid)
 	if err != nil {
@@ -142,9 +142,9 @@ func (u *Uploader) ship(ctx context.Context, id journal.ID, dirty ranges.Set) (s
 		m.Version = old.Version + 1
 		m.Kind = format.Kind(kind)
 	}
-	loc.attrs(m)
+	loc.Attrs(m)
 
-	shipped := &journal.Shipped{Seen: seenOf(&loc.st)}
+	shipped := &journal.Shipped{Seen: journal.SeenOf(&loc.St)}
 	var gc []string
 	if kind == journal.KindFile {
 		d, err := u.shipData(ctx, fid, loc, dirty, old, m)
@@ -172,10 +172,6 @@ func (u *Uploader) ship(ctx context.Context, id journal.ID, dirty ranges.Set) (s
 	return path, shipped, nil
 }
 
-func seenOf(st *unix.Stat_t) journal.Seen {
-	return journal.Seen{Size: st.Size, Mtime: st.Mtim.Nano(), Ctime: st.Ctim.Nano()}
-}
-
 // dataResult is what shipping a file's bytes leaves to do after the
 // inode manifest is committed.
 type dataResult struct {
@@ -185,8 +181,8 @@ type dataResult struct {
 
 // shipData puts the data objects and segment manifests for the file's
 // dirty ranges and fills m's segment and object tables.
-func (u *Uploader) shipData(ctx context.Context, id format.ID, loc *localFile, dirty ranges.Set, old, m *format.Manifest) (*dataResult, error) {
-	size := loc.st.Size
+func (u *Uploader) shipData(ctx context.Context, id format.ID, loc *localfile.File, dirty ranges.Set, old, m *format.Manifest) (*dataResult, error) {
+	size := loc.St.Size
 	if size > format.MaxFileSize {
 		return nil, fmt.Errorf("file of %d bytes is larger than the format's 1 PiB", size)
 	}
@@ -280,7 +276,7 @@ func (u *Uploader) shipData(ctx context.Context, id format.ID, loc *localFile, d
 		jobs[i].seq = m.NextSeq
 		m.NextSeq++
 	}
-	results, err := u.runJobs(ctx, id, loc.fd, jobs)
+	results, err := u.runJobs(ctx, id, loc.FD, jobs)
 	if err != nil {
 		return nil, err
 	}

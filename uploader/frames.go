@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/internal/localfile"
 	"github.com/syncfs/syncfs/internal/ranges"
 	"github.com/syncfs/syncfs/remote"
 )
@@ -128,15 +129,15 @@ func (u *Uploader) runObject(ctx context.Context, id format.ID, fd int, job obje
 	for _, f := range job.frames {
 		fr := frameResult{off: f.off, n: f.n}
 		raw := b.frame[:f.n]
-		if hole(fd, f.off, f.n) {
+		if localfile.Hole(fd, f.off, f.n) {
 			clear(raw)
 			fr.hole = true
 		} else {
-			if err := preadFull(fd, raw, f.off); err != nil {
+			if err := localfile.ReadFull(fd, raw, f.off); err != nil {
 				return res, err
 			}
 			u.stats.ReadBytes.Add(f.n)
-			fr.hole = allZero(raw)
+			fr.hole = localfile.AllZero(raw)
 		}
 		for b := int64(0); b < f.n; b += blockSize {
 			blk := raw[b:min(b+blockSize, f.n)]

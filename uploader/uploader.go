@@ -18,29 +18,32 @@ import (
 
 // Journal is what the uploader needs of the journal.
 type Journal interface {
+	Claims
+	Names
+}
+
+// Claims is the journal's work for the uploader: what is dirty, claiming
+// it, and acknowledging what shipped (journal/claim.go).
+type Claims interface {
+	Dirty() (map[journal.ID]uint64, error)
 	Claim(journal.ID) (journal.Claim, bool, error)
 	Ack(journal.Claim) error
+	AckShipped(journal.Claim, journal.Shipped) error // Ack, with the hashes and state shipped
 	Unclaim(journal.Claim) error
-	Ops(after uint64, max int) ([]journal.Op, error)
-	AckOps(upTo uint64) error
-	Dirty() (map[journal.ID]uint64, error)
+	Settled(barrier uint64) (bool, error)
+	Activity(journal.ID) (open bool, last time.Time)
+	Recovered() []journal.ID
+	SetOnChange(func())
+}
+
+// Names is the journal's namespace as the uploader reads it: where an
+// inode is, what it is, and the op log it replays.
+type Names interface {
 	Path(journal.ID) (string, error)
 	Kind(journal.ID) (journal.Kind, error)
 	Target(journal.ID) (string, bool)
-	Activity(journal.ID) (open bool, last time.Time)
-	Settled(barrier uint64) (bool, error)
-	Recovered() []journal.ID
-	SetOnChange(func())
-
-	// For shipping records and reconciliation.
-	AckShipped(journal.Claim, journal.Shipped) error
-	Hashes(journal.ID, int) []byte
-	LastSeen(journal.ID) (journal.Seen, bool)
-	SetSeen(map[journal.ID]journal.Seen) error
-	RecordWrite(id journal.ID, off, n int64)
-	Truncate(id journal.ID, oldSize, size int64) error
-	Setattr(journal.ID) error
-	Sync() error
+	Ops(after uint64, max int) ([]journal.Op, error)
+	AckOps(upTo uint64) error
 }
 
 var _ Journal = (*journal.Journal)(nil)
@@ -250,7 +253,7 @@ func (u *Uploader) noteError(id journal.ID, path string, err error) {
 	u.progress = make(chan struct{})
 }
 
-// noteMoved is noteError for errMoved: the backing file is not (yet)
+// noteMoved is noteError for localfile.ErrMoved: the backing file is not (yet)
 // where the journal says, because a rename or unlink is on its way into
 // the journal. That is a race, not an error, until it persists.
 func (u *Uploader) noteMoved(id journal.ID, path string, err error) {
