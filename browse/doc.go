@@ -26,7 +26,7 @@
 //     new version.
 //
 // Lock order: Tree.mu (the table of frames in flight) may be held while
-// taking memCache.mu, never the reverse, and never while calling the
-// store. segCache, dentCache and warner have their own mutexes, taken
-// alone.
+// taking the frame cache's lock (internal/lru), never the reverse, and
+// never while calling the store. The segment cache, dentCache and warner
+// have their own mutexes, taken alone.
 package browse

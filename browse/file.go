@@ -163,7 +163,7 @@ func (f *File) fill(ctx context.Context, p []byte, pieces []piece) error {
 	var fetch []frameRef
 	for _, fr := range order {
 		switch {
-		case f.t.mem.get(frameKey{f.id, fr}) != nil:
+		case f.t.cachedFrame(frameKey{f.id, fr}) != nil:
 			// copied below, with the fetched ones
 		case f.t.opts.Cache != nil && need[fr]*smallRead <= int(fr.raw) && f.readCached(p, pieces, fr):
 			done[fr] = true
@@ -242,7 +242,7 @@ func (f *File) View(ctx context.Context, off int64, n int) ([]byte, error) {
 		return nil, err
 	}
 	pc := pieces[0]
-	if pc.n*smallRead < int(pc.fr.raw) && f.t.mem.get(frameKey{f.id, pc.fr}) == nil {
+	if pc.n*smallRead < int(pc.fr.raw) && f.t.cachedFrame(frameKey{f.id, pc.fr}) == nil {
 		return nil, nil // a small read: ReadAt reads just its blocks
 	}
 	frames, err := f.t.frames(ctx, f.id, []frameRef{pc.fr}, !f.noPuts)

@@ -72,7 +72,7 @@ func (t *Tree) frames(ctx context.Context, id format.ID, refs []frameRef, put bo
 				continue
 			}
 			k := frameKey{id, r}
-			if raw := t.mem.get(k); raw != nil {
+			if raw := t.cachedFrame(k); raw != nil {
 				out[r] = raw
 				continue
 			}
@@ -133,7 +133,7 @@ func (t *Tree) fetch(ctx context.Context, id format.ID, refs []frameRef, fls []*
 			fl := fls[i]
 			if results[i] != nil {
 				fl.raw = results[i]
-				t.mem.put(k, results[i])
+				t.mem.Put(k, results[i])
 			} else if fl.err = errs[i]; fl.err == nil {
 				fl.err = fmt.Errorf("frame %d+%d of data object %d not fetched", r.off, r.stored, r.seq)
 			}
@@ -274,4 +274,10 @@ func (t *Tree) getRange(ctx context.Context, key string, off, n int64) ([]byte, 
 		return nil, err
 	}
 	return buf, nil
+}
+
+// cachedFrame returns the decoded frame k if it is in memory, else nil.
+func (t *Tree) cachedFrame(k frameKey) []byte {
+	raw, _ := t.mem.Get(k)
+	return raw
 }

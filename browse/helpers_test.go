@@ -5,46 +5,19 @@ import (
 	"context"
 	"io"
 	"log"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/syncfs/syncfs/browse"
 	"github.com/syncfs/syncfs/browse/browsetest"
+	"github.com/syncfs/syncfs/internal/testenv"
 	"github.com/syncfs/syncfs/remote"
 	"github.com/syncfs/syncfs/remote/mem"
 )
 
-// syncBuffer is a log sink tests can read while readers write to it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) Lines() []string {
-	out := strings.TrimSpace(s.String())
-	if out == "" {
-		return nil
-	}
-	return strings.Split(out, "\n")
-}
-
 type fixture struct {
 	w     *browsetest.Writer
 	store *browsetest.Counting
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 }
 
 func newFixture(t testing.TB, store remote.Store) *fixture {
@@ -52,7 +25,7 @@ func newFixture(t testing.TB, store remote.Store) *fixture {
 		store = mem.New("mem://test")
 	}
 	c := &browsetest.Counting{Store: store}
-	return &fixture{w: browsetest.New(t, c), store: c, logs: &syncBuffer{}}
+	return &fixture{w: browsetest.New(t, c), store: c, logs: &testenv.Buffer{}}
 }
 
 func (f *fixture) open(t testing.TB, opts browse.Options) *browse.Tree {

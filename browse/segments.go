@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/syncfs/syncfs/format"
 	"github.com/syncfs/syncfs/remote"
@@ -35,7 +34,7 @@ func (f *File) Segment(ctx context.Context, seg int) (*format.Segment, error) {
 	}
 	t := f.t
 	k := segKey{id: f.id, seg: uint32(seg), ver: ref.Version, segLen: format.SegmentLen(f.m.Size, seg), crc: ref.CRC}
-	if s := t.segs.get(k); s != nil {
+	if s, ok := t.segs.Get(k); ok {
 		return s, nil
 	}
 	key := format.SegmentKey(f.id, uint32(seg), ref.Version)
@@ -58,36 +57,6 @@ func (f *File) Segment(ctx context.Context, seg int) (*format.Segment, error) {
 		t.warn.corrupt("%s: %s: %v", t.store, key, err)
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
-	t.segs.put(k, s)
+	t.segs.Put(k, s)
 	return s, nil
-}
-
-// segCache keeps the last n decoded segment manifests (each ≤ 60 KiB).
-type segCache struct {
-	mu    sync.Mutex
-	n     int
-	m     map[segKey]*format.Segment
-	order []segKey // insertion order, oldest first
-}
-
-func newSegCache(n int) *segCache { return &segCache{n: n, m: map[segKey]*format.Segment{}} }
-
-func (c *segCache) get(k segKey) *format.Segment {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.m[k]
-}
-
-func (c *segCache) put(k segKey, s *format.Segment) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.m[k]; ok {
-		return
-	}
-	for len(c.order) >= c.n {
-		delete(c.m, c.order[0])
-		c.order = c.order[1:]
-	}
-	c.m[k] = s
-	c.order = append(c.order, k)
 }

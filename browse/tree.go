@@ -12,6 +12,7 @@ import (
 
 	"github.com/syncfs/syncfs/browse/cache"
 	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/internal/lru"
 	"github.com/syncfs/syncfs/remote"
 )
 
@@ -59,10 +60,10 @@ type Tree struct {
 	ns    string // cache namespace: this store and journal
 	warn  *warner
 
-	getSem      chan struct{} // GET slots (Concurrency)
-	prefetchSem chan struct{} // prefetches running
-	mem         *memCache
-	segs        *segCache
+	getSem      chan struct{}                       // GET slots (Concurrency)
+	prefetchSem chan struct{}                       // prefetches running
+	mem         *lru.Cache[frameKey, []byte]        // decoded frames, by bytes; never modified once stored, so shared without copying
+	segs        *lru.Cache[segKey, *format.Segment] // decoded segment manifests (each ≤ 60 KiB), by count; never modified
 	dents       *dentCache
 
 	mu       sync.Mutex
@@ -103,8 +104,8 @@ func newTree(store remote.Store, root format.Root, opts Options) *Tree {
 		warn:        newWarner(opts.Logger, opts.Quiet),
 		getSem:      make(chan struct{}, opts.Concurrency),
 		prefetchSem: make(chan struct{}, prefetchers),
-		mem:         newMemCache(opts.MemCache),
-		segs:        newSegCache(256),
+		mem:         lru.New[frameKey, []byte](opts.MemCache, func(b []byte) int64 { return int64(len(b)) }),
+		segs:        lru.New[segKey, *format.Segment](256, nil),
 		dents:       newDentCache(100000),
 		inflight:    map[frameKey]*flight{},
 	}

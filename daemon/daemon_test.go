@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -50,8 +49,8 @@ func testConfig(t *testing.T) Config {
 // running is a daemon started by start.
 type running struct {
 	c    Config
-	done chan error   // Run's result
-	log  bytes.Buffer // written by Run until done
+	done chan error // Run's result
+	log  testenv.Buffer
 }
 
 // start runs the daemon in the background and waits until it says it is
@@ -62,7 +61,7 @@ func start(t *testing.T, c Config) *running {
 	r := &running{c: c, done: make(chan error, 1)}
 	ready := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
-	go func() { r.done <- Run(ctx, c, func(err error) { ready <- err }, &syncWriter{w: &r.log}) }()
+	go func() { r.done <- Run(ctx, c, func(err error) { ready <- err }, &r.log) }()
 	if err := <-ready; err != nil {
 		cancel()
 		t.Fatalf("daemon not ready: %v", err)
@@ -76,18 +75,6 @@ func start(t *testing.T, c Config) *running {
 		}
 	})
 	return r
-}
-
-// syncWriter lets the daemon's goroutines log into one buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(b []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(b)
 }
 
 // flush asks the daemon to ship everything written so far and waits until

@@ -237,3 +237,40 @@ func ZeroSegment(seg int, fileSize int64) *Segment {
 	s.Resize(fileSize)
 	return s
 }
+
+// FlatHashes returns the segment's block hashes end to end, as the
+// journal keeps them.
+func (s *Segment) FlatHashes() []byte {
+	b := make([]byte, 0, len(s.Hashes)*HashSize)
+	for _, x := range s.Hashes {
+		b = append(b, x[:]...)
+	}
+	return b
+}
+
+// AllZero reports whether every block of s, in a file of fileSize bytes,
+// holds zeros: such a segment needs no manifest.
+func (s *Segment) AllZero(fileSize int64) bool {
+	z := ZeroSegment(int(s.Index), fileSize)
+	for k, h := range s.Hashes {
+		if h != z.Hashes[k] {
+			return false
+		}
+	}
+	return true
+}
+
+var zeroDigests sync.Map // segment length -> [32]byte
+
+// ZeroDigest is the digest of segment seg of a file of fileSize bytes that
+// holds only zeros (what a segment table holds for a segment with no
+// manifest).
+func ZeroDigest(seg int, fileSize int64) [32]byte {
+	n := SegmentLen(fileSize, seg)
+	if v, ok := zeroDigests.Load(n); ok {
+		return v.([32]byte)
+	}
+	d := ZeroSegment(seg, fileSize).Digest()
+	zeroDigests.Store(n, d)
+	return d
+}

@@ -1,13 +1,13 @@
 package uploader
 
 import (
-	"container/list"
 	"context"
 	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/syncfs/syncfs/format"
+	"github.com/syncfs/syncfs/internal/lru"
 	"github.com/syncfs/syncfs/remote"
 )
 
@@ -25,11 +25,9 @@ const (
 type manifestCache struct {
 	store remote.Store
 
-	mu     sync.Mutex
-	roots  map[format.ID]*format.Manifest
-	segs   map[segKey]*list.Element
-	lru    *list.List
-	maxSeg int
+	mu    sync.Mutex
+	roots map[format.ID]*format.Manifest
+	segs  *lru.Cache[segKey, *format.Segment] // copies: callers get copies of them
 }
 
 type segKey struct {
@@ -38,13 +36,8 @@ type segKey struct {
 	ver uint64
 }
 
-type segEntry struct {
-	key segKey
-	seg *format.Segment
-}
-
 func newManifestCache(store remote.Store, maxSeg int) *manifestCache {
-	return &manifestCache{store: store, roots: map[format.ID]*format.Manifest{}, segs: map[segKey]*list.Element{}, lru: list.New(), maxSeg: maxSeg}
+	return &manifestCache{store: store, roots: map[format.ID]*format.Manifest{}, segs: lru.New[segKey, *format.Segment](int64(maxSeg), nil)}
 }
 
 // root returns a copy of inode id's manifest, nil if it has none yet.
@@ -78,14 +71,9 @@ func (c *manifestCache) setRoot(id format.ID, m *format.Manifest) {
 
 func (c *manifestCache) forget(id format.ID) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	delete(c.roots, id)
-	for k, e := range c.segs {
-		if k.id == id {
-			c.lru.Remove(e)
-			delete(c.segs, k)
-		}
-	}
+	c.mu.Unlock()
+	c.segs.DeleteFunc(func(k segKey) bool { return k.id == id })
 }
 
 // segment returns a copy of segment idx of m (all zeros when it has no
@@ -100,14 +88,9 @@ func (c *manifestCache) segment(ctx context.Context, id format.ID, m *format.Man
 	}
 	ref := m.Segments[idx]
 	k := segKey{id, uint32(idx), ref.Version}
-	c.mu.Lock()
-	if e, ok := c.segs[k]; ok {
-		c.lru.MoveToFront(e)
-		s := e.Value.(*segEntry).seg
-		c.mu.Unlock()
+	if s, ok := c.segs.Get(k); ok {
 		return cloneSegment(s), nil
 	}
-	c.mu.Unlock()
 	key := format.SegmentKey(id, uint32(idx), ref.Version)
 	b, err := remote.ReadAll(ctx, c.store, key, maxSegmentObject)
 	if err != nil {
@@ -125,19 +108,7 @@ func (c *manifestCache) segment(ctx context.Context, id format.ID, m *format.Man
 }
 
 func (c *manifestCache) putSegment(id format.ID, s *format.Segment) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k := segKey{id, s.Index, s.Version}
-	if e, ok := c.segs[k]; ok {
-		c.lru.MoveToFront(e)
-		return
-	}
-	c.segs[k] = c.lru.PushFront(&segEntry{key: k, seg: cloneSegment(s)})
-	for c.lru.Len() > c.maxSeg {
-		e := c.lru.Back()
-		c.lru.Remove(e)
-		delete(c.segs, e.Value.(*segEntry).key)
-	}
+	c.segs.Put(segKey{id, s.Index, s.Version}, cloneSegment(s))
 }
 
 func cloneManifest(m *format.Manifest) *format.Manifest {

@@ -30,5 +30,5 @@ func (u *Uploader) SegmentHashes(ctx context.Context, id journal.ID, m *format.M
 	if err != nil {
 		return nil, err
 	}
-	return flatHashes(s.Hashes), nil
+	return s.FlatHashes(), nil
 }

@@ -2,7 +2,6 @@ package rofs
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -117,24 +115,7 @@ type testMount struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	stdout *bufio.Reader
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testenv.Buffer
 }
 
 // remoteFor is a remote a test writes with a Writer and mounts by URL.
@@ -192,7 +173,7 @@ func (m *testMount) start(t *testing.T) {
 	}
 	cmd := exec.Command(exe)
 	cmd.Env = append(append(os.Environ(), m.env...), serverEnv+"="+string(cfg))
-	m.logs = &syncBuffer{}
+	m.logs = &testenv.Buffer{}
 	cmd.Stderr = m.logs
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
