@@ -63,3 +63,10 @@ const (
 	MaxNameLen    = 255
 	HashSize      = 16 // bytes of SHA-256 kept per block
 )
+
+// Format 2 (docs/format.md): the geometry of format 1, with extents that
+// start and end on page boundaries instead of block boundaries.
+const (
+	Version2 = 2
+	PageSize = 4 << 10 // unit of a format-2 extent's alignment
+)

@@ -255,3 +255,62 @@ func TestFrameCodecs(t *testing.T) {
 		t.Error("oversized frame decoded")
 	}
 }
+
+// Format 2 segments carry page-aligned extents under their own magic; a
+// format-1 segment may not, and a format-2 one may not go below a page.
+func TestFormat2Segment(t *testing.T) {
+	const size = 3*BlockSize + 100
+	page := func(f int, off, n uint32) *Segment {
+		s := ZeroSegment(0, size)
+		s.Format, s.Version = f, 2
+		s.Put(Extent{Off: off, Len: n, Seq: 1, RawLen: n, FrameLen: 3, Codec: CodecZstd})
+		return s
+	}
+	s := page(Version2, 5*PageSize, PageSize)
+	s.Put(Extent{Off: 3 * BlockSize, Len: 100, Seq: 2, RawLen: 100, FrameLen: 3, Codec: CodecZstd}) // the file's tail
+	got, err := DecodeSegment(s.Encode(), 0, 2, size)
+	if err != nil {
+		t.Fatalf("format-2 segment with page extents: %v", err)
+	}
+	if got.Format != Version2 || len(got.Extents) != 2 || got.Extents[0] != s.Extents[0] {
+		t.Fatalf("decoded %+v, want %+v", got, s)
+	}
+	if b := got.Encode(); string(b[:4]) != "SFS2" {
+		t.Fatalf("re-encoded with magic %q", b[:4])
+	}
+	for _, bad := range []*Segment{
+		page(Version, 5*PageSize, PageSize),    // format 1: a page extent is misaligned
+		page(Version2, 5*PageSize+512, 3584),   // below a page
+		page(Version2, 5*PageSize, PageSize/2), // a partial page inside the file
+	} {
+		if _, err := DecodeSegment(bad.Encode(), 0, 2, size); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("format %d extent %+v: accepted (%v)", bad.Format, bad.Extents[0], err)
+		}
+	}
+	// Format-1 segments keep decoding as format 1.
+	old := page(Version, BlockSize, BlockSize)
+	if got, err := DecodeSegment(old.Encode(), 0, 2, size); err != nil || got.Format == Version2 {
+		t.Fatalf("format-1 segment: %+v, %v", got, err)
+	}
+}
+
+func TestRootFormats(t *testing.T) {
+	r := NewRoot("j")
+	if _, err := DecodeRoot(r.Encode()); err != nil {
+		t.Fatalf("format 1: %v", err)
+	}
+	r.Format, r.PageSize = Version2, PageSize
+	if got, err := DecodeRoot(r.Encode()); err != nil || got.PageSize != PageSize {
+		t.Fatalf("format 2: %+v, %v", got, err)
+	}
+	for _, bad := range []Root{
+		{Format: Version2, BlockSize: BlockSize, SegmentBlocks: SegmentBlocks},                         // no page size
+		{Format: Version, BlockSize: BlockSize, SegmentBlocks: SegmentBlocks, PageSize: PageSize},      // format 1 has none
+		{Format: 3, BlockSize: BlockSize, SegmentBlocks: SegmentBlocks, PageSize: PageSize},            // unknown
+		{Format: Version2, BlockSize: BlockSize, SegmentBlocks: SegmentBlocks, PageSize: 2 * PageSize}, // other pages
+	} {
+		if _, err := DecodeRoot(bad.Encode()); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("root %+v accepted (%v)", bad, err)
+		}
+	}
+}

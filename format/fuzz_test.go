@@ -28,6 +28,11 @@ func FuzzDecodeSegment(f *testing.F) {
 	s.Version = 2
 	s.Put(Extent{Off: 0, Len: BlockSize, Seq: 1, RawLen: BlockSize, FrameLen: 3, Codec: CodecZstd})
 	f.Add(s.Encode(), int64(3*BlockSize))
+	s2 := ZeroSegment(0, 3*BlockSize+100)
+	s2.Format, s2.Version = Version2, 2
+	s2.Put(Extent{Off: 5 * PageSize, Len: PageSize, Seq: 1, RawLen: PageSize, FrameLen: 3, Codec: CodecZstd})
+	s2.Put(Extent{Off: 3 * BlockSize, Len: 100, Seq: 2, RawLen: 100, FrameLen: 3, Codec: CodecZstd})
+	f.Add(s2.Encode(), int64(3*BlockSize+100))
 	f.Fuzz(func(t *testing.T, b []byte, size int64) {
 		if size < 0 || size > MaxFileSize {
 			return
@@ -37,7 +42,11 @@ func FuzzDecodeSegment(f *testing.F) {
 			return
 		}
 		for i, x := range seg.Extents {
-			if int64(x.End()) > SegmentLen(size, 0) || x.Skip+x.Len > x.RawLen || (i > 0 && x.Off < seg.Extents[i-1].End()) {
+			align := uint32(BlockSize)
+			if seg.Format == Version2 {
+				align = PageSize
+			}
+			if int64(x.End()) > SegmentLen(size, 0) || x.Skip+x.Len > x.RawLen || (i > 0 && x.Off < seg.Extents[i-1].End()) || x.Off%align != 0 {
 				t.Fatalf("accepted invalid extent %+v", x)
 			}
 		}

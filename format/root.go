@@ -11,6 +11,7 @@ type Root struct {
 	Journal       string    `json:"journal"`
 	BlockSize     int       `json:"block_size"`
 	SegmentBlocks int       `json:"segment_blocks"`
+	PageSize      int       `json:"page_size,omitempty"` // format 2 only
 	Created       time.Time `json:"created"`
 }
 
@@ -32,8 +33,9 @@ func DecodeRoot(b []byte) (Root, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Root{}, corrupt("syncfs.json: %v", err)
 	}
-	if r.Format != Version || r.BlockSize != BlockSize || r.SegmentBlocks != SegmentBlocks {
-		return Root{}, corrupt("syncfs.json: format %d with %d-byte blocks x %d; this syncfs reads format %d", r.Format, r.BlockSize, r.SegmentBlocks, Version)
+	page := map[int]int{Version: 0, Version2: PageSize}
+	if want, ok := page[r.Format]; !ok || r.PageSize != want || r.BlockSize != BlockSize || r.SegmentBlocks != SegmentBlocks {
+		return Root{}, corrupt("syncfs.json: format %d with %d-byte blocks x %d (pages %d); this syncfs reads formats %d and %d", r.Format, r.BlockSize, r.SegmentBlocks, r.PageSize, Version, Version2)
 	}
 	return r, nil
 }

@@ -9,6 +9,7 @@ import (
 // Segment is the body of i/<id>/s/<seg>.<ver>: the block hashes of one
 // 64 MiB segment and the extents that say where its bytes are stored.
 type Segment struct {
+	Format  int // Version2: page-aligned extents (magic SFS2); 0: format 1, block-aligned (SFS1)
 	Index   uint32
 	Version uint64
 	Hashes  [][HashSize]byte // one per block below the file size
@@ -31,14 +32,21 @@ type Extent struct {
 // End is the first segment offset after e.
 func (e Extent) End() uint32 { return e.Off + e.Len }
 
-const segmentMagic = "SFS1"
+const (
+	segmentMagic  = "SFS1"
+	segmentMagic2 = "SFS2" // format 2: extents on page boundaries
+)
 
 const extentSize = 41
 
 // Encode returns the segment manifest's object body.
 func (s *Segment) Encode() []byte {
 	e := enc{b: make([]byte, 0, 28+HashSize*len(s.Hashes)+extentSize*len(s.Extents))}
-	e.raw([]byte(segmentMagic))
+	if s.Format == Version2 {
+		e.raw([]byte(segmentMagic2))
+	} else {
+		e.raw([]byte(segmentMagic))
+	}
 	e.u32(s.Index)
 	e.u64(s.Version)
 	e.u32(uint32(len(s.Hashes)))
@@ -64,11 +72,15 @@ func (s *Segment) Encode() []byte {
 // inode manifest says: its index, its version, and the file size (which
 // fixes how many blocks and bytes it covers).
 func DecodeSegment(b []byte, index uint32, version uint64, fileSize int64) (*Segment, error) {
-	d, err := open(b, segmentMagic, "segment")
+	magic, fmtVer, align := segmentMagic, 0, uint32(BlockSize)
+	if len(b) >= len(segmentMagic2) && string(b[:len(segmentMagic2)]) == segmentMagic2 {
+		magic, fmtVer, align = segmentMagic2, Version2, PageSize
+	}
+	d, err := open(b, magic, "segment")
 	if err != nil {
 		return nil, err
 	}
-	s := &Segment{Index: d.u32(), Version: d.u64()}
+	s := &Segment{Format: fmtVer, Index: d.u32(), Version: d.u64()}
 	if d.err == nil && (s.Index != index || s.Version != version) {
 		return nil, corrupt("segment: is %d.%d, manifest wants %d.%d", s.Index, s.Version, index, version)
 	}
@@ -92,12 +104,12 @@ func DecodeSegment(b []byte, index uint32, version uint64, fileSize int64) (*Seg
 	}
 	for i, x := range s.Extents {
 		switch {
-		case x.Len == 0 || x.Off%BlockSize != 0:
+		case x.Len == 0 || x.Off%align != 0:
 			return nil, corrupt("segment %d: extent %d misaligned", index, i)
 		case int64(x.End()) > segLen || x.End() < x.Off:
 			return nil, corrupt("segment %d: extent %d runs past the segment", index, i)
-		case x.Len%BlockSize != 0 && int64(x.End()) != segLen:
-			return nil, corrupt("segment %d: extent %d has a partial block inside the file", index, i)
+		case x.Len%align != 0 && int64(x.End()) != segLen:
+			return nil, corrupt("segment %d: extent %d has a partial block or page inside the file", index, i)
 		case i > 0 && x.Off < s.Extents[i-1].End():
 			return nil, corrupt("segment %d: extents %d and %d overlap or are out of order", index, i-1, i)
 		case x.RawLen == 0 || x.RawLen > MaxFrameRaw || uint64(x.Skip)+uint64(x.Len) > uint64(x.RawLen):
