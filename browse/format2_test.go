@@ -57,13 +57,11 @@ func TestReadFormat2Prefix(t *testing.T) {
 	if got := readAll(t, tr, "f"); !bytes.Equal(got, data) {
 		t.Fatalf("read %d bytes, not the patched file", len(got))
 	}
-	if s, err := (func() (*format.Segment, error) {
-		file, err := tr.OpenFile(context.Background(), id)
-		if err != nil {
-			return nil, err
-		}
-		return file.Segment(context.Background(), 0)
-	})(); err != nil || s.Format != format.Version2 || len(s.Extents) < 2 {
+	file, err := tr.OpenFile(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := file.Segment(context.Background(), 0); err != nil || s.Format != format.Version2 || len(s.Extents) < 2 {
 		t.Fatalf("segment as read: %+v, %v", s, err)
 	}
 

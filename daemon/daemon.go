@@ -100,7 +100,7 @@ func Run(ctx context.Context, c Config, ready Ready, stderr io.Writer) (err erro
 	}
 	defer backingDir.Close()
 	defer stopUploads()
-	if err := d.newReconciler(backingDir); err != nil {
+	if err := d.newReconciler(backingDir, !c.Watch); err != nil {
 		return err
 	}
 	d.watcher = reconcile.NewWatcher(d.rec, c.Backing, reconcile.WatchOptions{MaxAge: c.MaxAge})
@@ -149,14 +149,15 @@ func Run(ctx context.Context, c Config, ready Ready, stderr io.Writer) (err erro
 }
 
 // newReconciler makes the reconciler of the backing dir: what the start-up
-// scan, the watcher and recovery use.
-func (d *daemon) newReconciler(backingDir *beneath.Dir) error {
+// scan, the watcher and recovery use. mounted says a mount serves the
+// backing dir (reconcile.Reconciler.Mounted).
+func (d *daemon) newReconciler(backingDir *beneath.Dir, mounted bool) error {
 	ex, err := exclude.New(d.c.Excludes)
 	if err != nil {
 		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	d.rec = reconcile.New(backingDir, d.j, d.up, ex, d.log)
-	d.rec.Mounted = !d.c.Watch
+	d.rec.Mounted = mounted
 	return nil
 }
 

@@ -32,7 +32,7 @@ type RecoverReport struct {
 // not nil, is called about once a second while it waits.
 func Recover(ctx context.Context, c Config, logger *log.Logger, progress func(FlushProgress)) (*RecoverReport, error) {
 	c.Upload = true
-	d := &daemon{c: &c, log: logger, stop: newStopper(), recovered: make(chan struct{})}
+	d := &daemon{c: &c, log: logger, recovered: make(chan struct{})}
 	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs recover pid %d", os.Getpid())})
 	switch {
 	case errors.Is(err, journal.ErrLocked):
@@ -52,10 +52,9 @@ func Recover(ctx context.Context, c Config, logger *log.Logger, progress func(Fl
 	}
 	defer backingDir.Close()
 	defer stopUploads()
-	if err := d.newReconciler(backingDir); err != nil {
+	if err := d.newReconciler(backingDir, false); err != nil { // nothing serves the backing dir now
 		return nil, err
 	}
-	d.rec.Mounted = false // nothing serves the backing dir now
 	start := time.Now()
 	d.recover(ctx, marks)
 

@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/syncfs/syncfs/daemon"
-	bytesize "github.com/syncfs/syncfs/internal/size"
+	"golang.org/x/sys/unix"
 
+	"github.com/syncfs/syncfs/daemon"
 	"github.com/syncfs/syncfs/internal/control"
 	"github.com/syncfs/syncfs/internal/exitcode"
+	bytesize "github.com/syncfs/syncfs/internal/size"
 	"github.com/syncfs/syncfs/uploader"
-	"golang.org/x/sys/unix"
 )
 
 const flushArgs = "[--wait [--verify] [--publish]] [--timeout DUR] [--json] MOUNTPOINT"

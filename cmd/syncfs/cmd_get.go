@@ -10,11 +10,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	bytesize "github.com/syncfs/syncfs/internal/size"
-
 	"github.com/syncfs/syncfs/browse"
 	"github.com/syncfs/syncfs/browse/download"
 	"github.com/syncfs/syncfs/internal/exitcode"
+	bytesize "github.com/syncfs/syncfs/internal/size"
 )
 
 const getArgs = "[--parallel N] [--s3-endpoint URL] URL LOCALDIR"

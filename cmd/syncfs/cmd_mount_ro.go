@@ -17,12 +17,11 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/syncfs/syncfs/daemon"
-	bytesize "github.com/syncfs/syncfs/internal/size"
-
 	"github.com/syncfs/syncfs/browse"
 	"github.com/syncfs/syncfs/browse/rofs"
+	"github.com/syncfs/syncfs/daemon"
 	"github.com/syncfs/syncfs/internal/exitcode"
+	bytesize "github.com/syncfs/syncfs/internal/size"
 )
 
 // The read-only mount: `syncfs mount --read-only --remote URL MOUNTPOINT`

@@ -12,11 +12,10 @@ import (
 	"strings"
 	"time"
 
-	bytesize "github.com/syncfs/syncfs/internal/size"
-
 	"github.com/syncfs/syncfs/daemon"
 	"github.com/syncfs/syncfs/internal/exclude"
 	"github.com/syncfs/syncfs/internal/exitcode"
+	bytesize "github.com/syncfs/syncfs/internal/size"
 	"github.com/syncfs/syncfs/publish"
 )
 

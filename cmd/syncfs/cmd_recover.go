@@ -10,10 +10,9 @@ import (
 	"path/filepath"
 	"time"
 
-	bytesize "github.com/syncfs/syncfs/internal/size"
-
 	"github.com/syncfs/syncfs/daemon"
 	"github.com/syncfs/syncfs/internal/exitcode"
+	bytesize "github.com/syncfs/syncfs/internal/size"
 )
 
 const recoverArgs = "--state DIR --backing DIR --remote URL [--timeout DUR] [--exclude GLOB]..."

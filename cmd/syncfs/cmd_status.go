@@ -10,11 +10,10 @@ import (
 	"path/filepath"
 
 	"github.com/syncfs/syncfs/daemon"
-	bytesize "github.com/syncfs/syncfs/internal/size"
-
 	"github.com/syncfs/syncfs/internal/control"
 	"github.com/syncfs/syncfs/internal/exitcode"
 	"github.com/syncfs/syncfs/internal/mountinfo"
+	bytesize "github.com/syncfs/syncfs/internal/size"
 )
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {

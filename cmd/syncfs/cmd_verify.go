@@ -7,12 +7,11 @@ import (
 	"io"
 	"strings"
 
-	bytesize "github.com/syncfs/syncfs/internal/size"
-
 	"github.com/syncfs/syncfs/browse"
 	"github.com/syncfs/syncfs/daemon"
 	"github.com/syncfs/syncfs/internal/exclude"
 	"github.com/syncfs/syncfs/internal/exitcode"
+	bytesize "github.com/syncfs/syncfs/internal/size"
 	"github.com/syncfs/syncfs/publish"
 	"github.com/syncfs/syncfs/remote/backend"
 	"github.com/syncfs/syncfs/verify"
