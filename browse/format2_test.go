@@ -18,8 +18,7 @@ import (
 func TestReadFormat2Prefix(t *testing.T) {
 	f := newFixture(t, nil)
 	w := f.w
-	root := format.NewRoot(w.Journal)
-	root.Format, root.PageSize = format.Version2, format.PageSize
+	root := format.NewRoot(w.Journal) // format 2
 	w.PutRaw(format.RootKey, root.Encode())
 	data := patterned(7, 3*format.BlockSize+100)
 	id := w.WriteFile("f", data, 0o644)

@@ -46,8 +46,8 @@ type Options struct {
 const MaxManifest = format.MaxManifest
 
 // maxSegment is the largest segment manifest the format allows, rounded
-// up: 1024 block hashes and 1024 extents.
-const maxSegment = 64 << 10
+// up: 1024 block hashes and, in format 2, up to one extent per 4 KiB page.
+const maxSegment = format.MaxSegmentManifest
 
 // maxRootMarker bounds syncfs.json.
 const maxRootMarker = 64 << 10

@@ -45,6 +45,7 @@ type daemon struct {
 	retries     atomic.Int64
 	trouble     troubleTracker // the remote failure being retried, if any
 	recovered   chan struct{}  // closed once the start-up recovery and scan are done
+	started     chan struct{}  // closed once the mount (or watch) is ready: uploads start then
 	// stopBackground ends recovery and the watcher and waits for them.
 	stopBackground func()
 
@@ -69,7 +70,7 @@ func Run(ctx context.Context, c Config, ready Ready, stderr io.Writer) (err erro
 		return err
 	}
 	defer closeLog()
-	d := &daemon{c: &c, log: logger, stop: newStopper(), recovered: make(chan struct{})}
+	d := &daemon{c: &c, log: logger, stop: newStopper(), recovered: make(chan struct{}), started: make(chan struct{})}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The daemon's buffers are bounded (FUSE requests, objects in
 		// flight); the limit makes the collector keep the garbage in
@@ -143,6 +144,7 @@ func Run(ctx context.Context, c Config, ready Ready, stderr io.Writer) (err erro
 	defer d.stopBackground()
 
 	d.log.Printf("started %s: backing %s, state %s, remote %s", c.what(), c.Backing, c.State, c.Remote)
+	close(d.started)
 	ready(nil)
 	d.serve(ctx)
 	return nil
@@ -174,7 +176,8 @@ func (d *daemon) startUploads(ctx context.Context) (*beneath.Dir, func(), error)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := uploader.ClaimRemote(ctx, store, d.j.UUID()); err != nil {
+	root, err := uploader.ClaimRemote(ctx, store, d.j.UUID())
+	if err != nil {
 		release()
 		if errors.Is(err, uploader.ErrForeignRemote) {
 			return nil, nil, exitcode.Wrap(exitcode.Busy, err)
@@ -189,7 +192,7 @@ func (d *daemon) startUploads(ctx context.Context) (*beneath.Dir, func(), error)
 	}
 	d.up, err = uploader.New(d.j, d.uploadStore(store), backingDir, uploader.Config{
 		UploadDelay: c.UploadDelay, MaxAge: c.MaxAge, Level: c.Level, Logger: d.log,
-		Failpoint: c.Failpoint,
+		Failpoint: c.Failpoint, Format: root.Format,
 	})
 	if err != nil {
 		backingDir.Close()
@@ -200,10 +203,18 @@ func (d *daemon) startUploads(ctx context.Context) (*beneath.Dir, func(), error)
 	d.stopUploads = cancel
 	done := make(chan struct{})
 	go func() {
+		defer close(done)
+		// Uploads start once the mount is ready: a commit that fails or
+		// dies (a crash test's failpoint) must not make the mount fail
+		// to start, and the mount's readiness must not wait for them.
+		select {
+		case <-d.started:
+		case <-upCtx.Done():
+			return
+		}
 		if c.Upload {
 			d.up.Run(upCtx)
 		}
-		close(done)
 	}()
 	published := make(chan struct{})
 	go func() {

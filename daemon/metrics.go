@@ -52,6 +52,7 @@ func (d *daemon) writeMetrics(w http.ResponseWriter, r *http.Request) {
 	metric("syncfs_journal_commits_total", "counter", "Journal group commits (each one bbolt transaction, two fdatasyncs).", int64(d.j.Commits()))
 	metric("syncfs_vanished_total", "counter", "Files removed before they shipped.", us.Vanished.Load())
 	metric("syncfs_shortcut_files_total", "counter", "Files created and removed before their create was replayed: no dentry put or deleted.", us.Shortcuts.Load())
+	metric("syncfs_touched_windows_total", "counter", "Blocks whose clean pages were written while a commit shipped their dirty ones: the commit shipped those pages too.", us.Touched.Load())
 	if d.fs != nil { // a mount, not a watch
 		fsst := d.fs.Stats()
 		metric("syncfs_writes_total", "counter", "WRITE requests served.", fsst.Writes.Load())

@@ -32,7 +32,9 @@ type RecoverReport struct {
 // not nil, is called about once a second while it waits.
 func Recover(ctx context.Context, c Config, logger *log.Logger, progress func(FlushProgress)) (*RecoverReport, error) {
 	c.Upload = true
-	d := &daemon{c: &c, log: logger, recovered: make(chan struct{})}
+	started := make(chan struct{})
+	close(started) // nothing to be ready for: uploads start at once
+	d := &daemon{c: &c, log: logger, recovered: make(chan struct{}), started: started}
 	j, err := journal.Open(c.State, journal.Options{Holder: fmt.Sprintf("syncfs recover pid %d", os.Getpid())})
 	switch {
 	case errors.Is(err, journal.ErrLocked):

@@ -57,11 +57,15 @@ const (
 	// MaxManifest is the largest inode manifest object: what readers
 	// read and what the uploader writes (a file of about 94 TiB; a
 	// manifest of a 1 PiB file would be 700 MB, not a real case).
-	MaxManifest   = 64 << 20
-	MaxTarget     = 4095
-	MaxXattrBytes = 64 << 10
-	MaxNameLen    = 255
-	HashSize      = 16 // bytes of SHA-256 kept per block
+	MaxManifest = 64 << 20
+	// MaxSegmentManifest is the largest segment manifest readers read:
+	// a format-2 segment with every one of its 16,384 pages its own
+	// extent is 688 KiB (the uploader keeps to 4096 extents, 180 KiB).
+	MaxSegmentManifest = 1 << 20
+	MaxTarget          = 4095
+	MaxXattrBytes      = 64 << 10
+	MaxNameLen         = 255
+	HashSize           = 16 // bytes of SHA-256 kept per block
 )
 
 // Format 2 (docs/format.md): the geometry of format 1, with extents that

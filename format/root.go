@@ -15,9 +15,25 @@ type Root struct {
 	Created       time.Time `json:"created"`
 }
 
-// NewRoot returns the marker for a prefix shipped to by journal.
+// NewRoot returns the marker for a new prefix shipped to by journal:
+// format 2, page-granular extents.
 func NewRoot(journal string) Root {
+	return Root{Format: Version2, Journal: journal, BlockSize: BlockSize, SegmentBlocks: SegmentBlocks, PageSize: PageSize, Created: time.Now().UTC()}
+}
+
+// NewRootFormat1 returns a format-1 marker: what a prefix created before
+// format 2 holds (tests of format-1 prefixes use it).
+func NewRootFormat1(journal string) Root {
 	return Root{Format: Version, Journal: journal, BlockSize: BlockSize, SegmentBlocks: SegmentBlocks, Created: time.Now().UTC()}
+}
+
+// Granule is the unit extents of the prefix's segments are aligned to:
+// a page in format 2, a block in format 1.
+func (r Root) Granule() int64 {
+	if r.Format == Version2 {
+		return PageSize
+	}
+	return BlockSize
 }
 
 // Encode returns the marker's JSON.

@@ -23,6 +23,7 @@ type file struct {
 	writable bool
 	mode     openMode
 	marked   journal.ID // inode marked open for write by this handle, 0 if none
+	blind    journal.ID // inode whose writes this blind handle announced (BeginWrite), 0 if none
 
 	mu       sync.Mutex
 	released bool
@@ -61,6 +62,13 @@ func (n *node) newHandle(fd int, flags uint32, marked bool) (gofs.FileHandle, ui
 		f.marked = n.jid()
 	}
 	f.mode = n.chooseMode(writable)
+	if f.mode == modeBlind {
+		// Its writes are never seen: until it is released, any byte of
+		// the file may be changing under a commit (journal.Touched).
+		if f.blind = n.jid(); f.blind != 0 {
+			n.fs.j.BeginWrite(f.blind, 0, journal.Whole)
+		}
+	}
 	if f.mode == modeCached {
 		if writable && n.fs.directWrites.Load() {
 			return f, fuse.FOPEN_DIRECT_IO
@@ -159,6 +167,7 @@ func (f *file) journaled() (journal.ID, error) {
 // compares or adopts it whole.
 func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	id := f.n.jid()
+	f.beginWrite(id, off, int64(len(data)))
 	f.n.wmu.Lock()
 	n, err := unix.Pwrite(f.fdv, data, off)
 	f.n.wmu.Unlock()
@@ -171,6 +180,11 @@ func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, sysca
 
 func (f *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, syscall.Errno) {
 	id := f.n.jid() // accepted while the journal cannot commit: see Write
+	var total int64
+	for _, d := range data {
+		total += int64(len(d))
+	}
+	f.beginWrite(id, off, total)
 	f.n.wmu.Lock()
 	n, err := unix.Pwritev(f.fdv, data, off)
 	f.n.wmu.Unlock()
@@ -187,15 +201,23 @@ func (f *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, sy
 // writes it all, the transfer and the disk one after the other.
 const startWriteback = 256 << 10
 
+// beginWrite announces a write of n bytes at off before it reaches the
+// backing file (journal.BeginWrite); recordWrite ends it.
+func (f *file) beginWrite(id journal.ID, off, n int64) {
+	if id != 0 {
+		f.n.fs.j.BeginWrite(id, off, n)
+	}
+}
+
 func (f *file) recordWrite(id journal.ID, off int64, n int) {
+	if id != 0 {
+		f.n.fs.j.EndWrite(id, off, int64(n))
+	}
 	if n <= 0 {
 		return
 	}
 	if n >= startWriteback {
 		unix.SyncFileRange(f.fdv, off, int64(n), unix.SYNC_FILE_RANGE_WRITE)
-	}
-	if id != 0 {
-		f.n.fs.j.RecordWrite(id, off, int64(n))
 	}
 	f.n.fs.stats.Writes.Add(1)
 	f.n.fs.stats.WriteBytes.Add(int64(n))
@@ -287,6 +309,9 @@ func (f *file) Release(ctx context.Context) syscall.Errno {
 		f.n.fs.logf("release: %v", err)
 	}
 	err := unix.Close(f.fdv)
+	if f.blind != 0 {
+		f.n.fs.j.EndWrite(f.blind, 0, 0) // recordBlind recorded its bytes
+	}
 	f.n.releaseMode(f.mode, f.writable)
 	if f.marked != 0 {
 		f.n.fs.j.ReleaseWrite(f.marked)
@@ -311,6 +336,11 @@ func (f *file) Allocate(ctx context.Context, off uint64, size uint64, mode uint3
 	var before, after unix.Stat_t
 	if err := unix.Fstat(f.fdv, &before); err != nil {
 		return f.errno("fallocate", err)
+	}
+	if id != 0 {
+		// Collapse and insert move every byte from off on.
+		f.n.fs.j.BeginWrite(id, int64(off), journal.Whole)
+		defer f.n.fs.j.EndWrite(id, 0, 0) // the cases below record the bytes
 	}
 	if err := unix.Fallocate(f.fdv, mode, int64(off), int64(size)); err != nil {
 		return f.errno("fallocate", err)

@@ -2,12 +2,14 @@ package fs
 
 import (
 	"context"
-	"github.com/syncfs/syncfs/internal/beneath"
 	"syscall"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"github.com/syncfs/syncfs/internal/beneath"
+	"github.com/syncfs/syncfs/journal"
 )
 
 var _ = (gofs.NodeSetattrer)((*node)(nil))
@@ -75,6 +77,11 @@ func (n *node) setattr(rel string, hasPath bool, fd, wfd int, st *unix.Stat_t, i
 	}
 	if size, ok := in.GetSize(); ok {
 		var err error
+		if id != 0 {
+			// Bytes from the smaller size on change (journal.Touched).
+			j.BeginWrite(id, min(int64(size), st.Size), journal.Whole)
+			defer j.EndWrite(id, 0, 0) // Truncate records them
+		}
 		if wfd >= 0 {
 			err = unix.Ftruncate(wfd, int64(size))
 		} else if hasPath {

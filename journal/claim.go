@@ -19,7 +19,12 @@ var ErrClaimed = errors.New("inode already claimed")
 // Writes recorded after the claim make id dirty again; Ack removes only
 // what the claim took.
 func (j *Journal) Claim(id ID) (c Claim, ok bool, err error) {
-	err = j.update(func(tx *bolt.Tx) error {
+	defer func() {
+		if err != nil || !ok {
+			j.untrack(id)
+		}
+	}()
+	err = j.updateWith(func() { j.trackLocked(id) }, func(tx *bolt.Tx) error {
 		dirty, inflight := tx.Bucket(bucketDirty), tx.Bucket(bucketInFlight)
 		if inflight.Get(idKey(id)) != nil {
 			return fmt.Errorf("%v: %w", id, ErrClaimed)
@@ -54,6 +59,7 @@ func (j *Journal) Claim(id ID) (c Claim, ok bool, err error) {
 // Ack records that the claim is committed in the remote: its in-flight
 // record is deleted. Ranges written since the claim stay dirty.
 func (j *Journal) Ack(c Claim) error {
+	defer j.untrack(c.ID)
 	return j.update(func(tx *bolt.Tx) error { return j.ackTx(tx, c) })
 }
 
@@ -72,6 +78,7 @@ func (j *Journal) ackTx(tx *bolt.Tx, c Claim) error {
 // Unclaim returns a claim that could not be shipped to the dirty set, to be
 // claimed again later.
 func (j *Journal) Unclaim(c Claim) error {
+	defer j.untrack(c.ID)
 	return j.update(func(tx *bolt.Tx) error {
 		inflight := tx.Bucket(bucketInFlight)
 		v := inflight.Get(idKey(c.ID))

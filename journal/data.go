@@ -23,6 +23,7 @@ func (j *Journal) RecordWrite(id ID, off, n int64) {
 	}
 	j.gen++
 	p.ranges = p.ranges.Add(off, n)
+	j.noteChangeLocked(id, off, n)
 	j.lastWrite[id] = time.Now()
 	j.mu.Unlock()
 }
@@ -108,6 +109,7 @@ func (j *Journal) Truncate(id ID, oldSize, size int64) error {
 		if p := j.pend[id]; p != nil {
 			p.ranges = p.ranges.Truncate(size)
 		}
+		j.noteChangeLocked(id, min(oldSize, size), Whole)
 		j.lastWrite[id] = time.Now()
 	}
 	return j.updateWith(trim, func(tx *bolt.Tx) error {

@@ -73,6 +73,8 @@ type Journal struct {
 	openCount map[ID]int            // open-for-write handles per inode
 	lastWrite map[ID]time.Time      // last recorded change per inode, for the upload settle policy
 	unmark    map[ID]bool           // marks to clear in the next commit
+	writing   map[ID]*writing       // writes under way: begun, not yet recorded
+	since     map[ID]ranges.Set     // of claimed inodes: what changed since the claim
 	commitErr error                 // last commit failure, nil once one succeeds
 	nextToken uint64                // last claim token handed out
 	commits   uint64                // successful commits, for tests and stats
@@ -151,6 +153,8 @@ func open(dir string, lock *lockFile, opts Options) (*Journal, error) {
 		openCount: map[ID]int{},
 		lastWrite: map[ID]time.Time{},
 		unmark:    map[ID]bool{},
+		writing:   map[ID]*writing{},
+		since:     map[ID]ranges.Set{},
 		ovl:       map[string]ovlEntry{},
 		logf:      opts.Logf,
 	}

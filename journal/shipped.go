@@ -53,6 +53,7 @@ func hashKey(id ID, seg int) []byte {
 // AckShipped is Ack that also records what was shipped. Ranges written
 // since the claim stay dirty.
 func (j *Journal) AckShipped(c Claim, s Shipped) error {
+	defer j.untrack(c.ID)
 	return j.update(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketInodes).Get(idKey(c.ID)) == nil {
 			return nil // unlinked meanwhile

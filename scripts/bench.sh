@@ -63,6 +63,8 @@ run "publish, plain objects (3 repetitions)" \
 	$GO test -run '^$' -bench '^BenchmarkPublish$' -benchtime 3x -timeout 30m ./tests/bench/
 run "small files and fsync ($meta_reps repetitions)" \
 	$GO test -run '^$' -bench '^Benchmark(Untar|SQLite|FsyncLatency)$' -benchtime "${meta_reps}x" -timeout 60m ./tests/bench/
+run "small in-place rewrites, format 2 (3 repetitions)" \
+	$GO test -run '^$' -bench '^BenchmarkDelta$' -benchtime 3x -timeout 60m ./tests/bench/
 if [ "${BENCH_REMOTE:-1}" != 0 ]; then
 	echo "== make bench-remote" >&2
 	make --no-print-directory bench-remote GO="$GO" 2>&1 | tee "$remote"

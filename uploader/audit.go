@@ -82,7 +82,7 @@ func (u *Uploader) Audit(ctx context.Context, j AuditJournal, repair bool) (*Aud
 	if err != nil {
 		return nil, err
 	}
-	if err := ensureRootMarker(ctx, u.store, j.UUID()); err != nil {
+	if err := u.ensureRootMarker(ctx, j.UUID()); err != nil {
 		return nil, err
 	}
 	manifests, segments, dentries := map[string]bool{}, map[string]bool{}, map[string]bool{}
@@ -263,11 +263,16 @@ func (u *Uploader) backingSize(j AuditJournal, id journal.ID) int64 {
 }
 
 // ensureRootMarker puts syncfs.json back if it is gone (the prefix was
-// emptied): readers start from it.
-func ensureRootMarker(ctx context.Context, store remote.Store, uuid string) error {
-	_, err := store.Stat(ctx, format.RootKey)
+// emptied): readers start from it. It names the format this uploader
+// writes, which may be format 1 for a prefix created before format 2.
+func (u *Uploader) ensureRootMarker(ctx context.Context, uuid string) error {
+	_, err := u.store.Stat(ctx, format.RootKey)
 	if errors.Is(err, remote.ErrNotFound) {
-		return ClaimRemote(ctx, store, uuid)
+		want := format.NewRootFormat1(uuid)
+		if u.granule == format.PageSize {
+			want = format.NewRoot(uuid)
+		}
+		_, err = claimRemote(ctx, u.store, want)
 	}
 	return err
 }

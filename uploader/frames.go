@@ -8,66 +8,119 @@ import (
 	"github.com/syncfs/syncfs/format"
 	"github.com/syncfs/syncfs/internal/localfile"
 	"github.com/syncfs/syncfs/internal/ranges"
+	"github.com/syncfs/syncfs/journal"
 	"github.com/syncfs/syncfs/remote"
 )
 
-// frameJob is a run of whole blocks, at most one frame (1 MiB), inside
-// one segment.
-type frameJob struct{ off, n int64 }
-
-// objectJob is the frames that go into one data object (≤ 8 MiB raw).
-type objectJob struct {
-	seq    uint64
+// window is a run of whole blocks (the last may end at the end of file),
+// at most one frame (1 MiB), inside one segment: the uploader reads it
+// whole and rehashes its blocks. Its frames are the granules in it that
+// ship; in format 1 that is the whole window.
+type window struct {
+	off, n int64
 	frames []frameJob
 }
 
-// planFrames cuts block-aligned ranges into frames that never cross a
-// segment boundary.
-func planFrames(aligned ranges.Set) []frameJob {
-	var out []frameJob
-	for _, r := range aligned {
+// frameJob is a run of granules to ship: one frame.
+type frameJob struct{ off, n int64 }
+
+// objectJob is the windows whose frames go into one data object (≤ 8 MiB
+// raw).
+type objectJob struct {
+	seq     uint64
+	windows []window
+}
+
+// planFrames cuts the granules to ship into windows: the blocks around
+// them, in runs that never cross a segment boundary or exceed a frame.
+func planFrames(ship ranges.Set, size int64) []window {
+	var out []window
+	for _, r := range ship.Align(blockSize, size) {
 		for off := r.Off; off < r.End(); {
 			end := min(r.End(), off+format.MaxFrameRaw, (off/segmentSize+1)*segmentSize)
-			out = append(out, frameJob{off, end - off})
+			w := window{off: off, n: end - off}
+			for _, f := range ship.Intersect(off, end-off) {
+				w.frames = append(w.frames, frameJob{f.Off, f.Len})
+			}
+			out = append(out, w)
 			off = end
 		}
 	}
 	return out
 }
 
-// packObjects groups frames, in file order, into objects of at most
-// MaxObjectRaw raw bytes: scattered small rewrites become few puts.
-func packObjects(frames []frameJob) []objectJob {
+// packObjects groups windows, in file order, into objects of at most
+// MaxObjectRaw raw bytes shipped: scattered small rewrites become few
+// puts.
+func packObjects(windows []window) []objectJob {
 	var out []objectJob
 	var cur objectJob
 	var raw int64
-	for _, f := range frames {
-		if raw+f.n > format.MaxObjectRaw && len(cur.frames) > 0 {
+	for _, w := range windows {
+		var n int64
+		for _, f := range w.frames {
+			n += f.n
+		}
+		if raw+n > format.MaxObjectRaw && len(cur.windows) > 0 {
 			out = append(out, cur)
 			cur, raw = objectJob{}, 0
 		}
-		cur.frames = append(cur.frames, f)
-		raw += f.n
+		cur.windows = append(cur.windows, w)
+		raw += n
 	}
-	if len(cur.frames) > 0 {
+	if len(cur.windows) > 0 {
 		out = append(out, cur)
 	}
 	return out
 }
 
-// frameResult is a shipped frame: its extent (offset filled in by the
-// caller) or a hole, and the hashes of its blocks.
-type frameResult struct {
+// windowResult is a window read: whether it was all zeros (a hole: its
+// extents go), the hashes of its blocks, and its frames.
+type windowResult struct {
 	off, n int64
 	hole   bool
-	ext    format.Extent
 	hashes [][format.HashSize]byte
+	frames []frameResult
+}
+
+// frameResult is a shipped frame: its extent (offset filled in by the
+// caller), or zero: its granules hold only zeros and need no extent.
+type frameResult struct {
+	off, n int64
+	zero   bool
+	ext    format.Extent
 }
 
 type objectResult struct {
 	seq         uint64
 	stored, raw int64
-	frames      []frameResult
+	windows     []windowResult
+}
+
+// withTouched returns w's frames with the pages of w added that were
+// written since the claim or are being written now: the window's block
+// hashes cover the bytes just read, so every page of it that does not
+// hold what the remote holds must ship with them (journal.Touched). A
+// window shipped whole needs no look.
+func (u *Uploader) withTouched(id format.ID, w window) []frameJob {
+	var ship ranges.Set
+	for _, f := range w.frames {
+		ship = ship.Add(f.off, f.n)
+	}
+	if ship.Contains(w.off, w.n) {
+		return w.frames
+	}
+	t := u.j.Touched(journal.ID(id), w.off, w.n)
+	if len(t) == 0 {
+		return w.frames
+	}
+	u.stats.Touched.Add(1)
+	ship = ship.Union(t.Align(u.granule, w.off+w.n))
+	out := make([]frameJob, 0, len(ship))
+	for _, r := range ship.Intersect(w.off, w.n) {
+		out = append(out, frameJob{r.Off, r.Len})
+	}
+	return out
 }
 
 // bufs are the buffers of one object job: the object being built and the
@@ -126,37 +179,48 @@ func (u *Uploader) runJobs(ctx context.Context, id format.ID, fd int, jobs []obj
 func (u *Uploader) runObject(ctx context.Context, id format.ID, fd int, job objectJob, b *bufs) (objectResult, error) {
 	buf := b.object[:0]
 	res := objectResult{seq: job.seq}
-	for _, f := range job.frames {
-		fr := frameResult{off: f.off, n: f.n}
-		raw := b.frame[:f.n]
-		if localfile.Hole(fd, f.off, f.n) {
+	for _, w := range job.windows {
+		wr := windowResult{off: w.off, n: w.n}
+		raw := b.frame[:w.n]
+		if localfile.Hole(fd, w.off, w.n) {
 			clear(raw)
-			fr.hole = true
+			wr.hole = true
 		} else {
-			if err := localfile.ReadFull(fd, raw, f.off); err != nil {
+			if err := localfile.ReadFull(fd, raw, w.off); err != nil {
 				return res, err
 			}
-			u.stats.ReadBytes.Add(f.n)
-			fr.hole = localfile.AllZero(raw)
+			u.stats.ReadBytes.Add(w.n)
+			wr.hole = localfile.AllZero(raw)
 		}
-		for b := int64(0); b < f.n; b += blockSize {
-			blk := raw[b:min(b+blockSize, f.n)]
-			if fr.hole {
-				fr.hashes = append(fr.hashes, format.ZeroHash(len(blk)))
+		if !wr.hole {
+			w.frames = u.withTouched(id, w)
+		}
+		for b := int64(0); b < w.n; b += blockSize {
+			blk := raw[b:min(b+blockSize, w.n)]
+			if wr.hole {
+				wr.hashes = append(wr.hashes, format.ZeroHash(len(blk)))
 			} else {
-				fr.hashes = append(fr.hashes, format.BlockHash(blk))
+				wr.hashes = append(wr.hashes, format.BlockHash(blk))
 			}
 		}
-		u.stats.UploadedBytes.Add(f.n)
-		if !fr.hole {
-			start := len(buf)
-			var codec format.Codec
-			buf, codec = u.comp.Encode(buf, raw)
-			fr.ext = format.Extent{Len: uint32(f.n), Seq: job.seq, FrameOff: uint64(start), FrameLen: uint32(len(buf) - start),
-				RawLen: uint32(f.n), Codec: codec, CRC: format.CRC(raw)}
-			res.raw += f.n
+		for _, f := range w.frames {
+			u.stats.UploadedBytes.Add(f.n)
+			fr := frameResult{off: f.off, n: f.n, zero: wr.hole}
+			data := raw[f.off-w.off : f.off-w.off+f.n]
+			if !fr.zero && f.n < w.n {
+				fr.zero = localfile.AllZero(data)
+			}
+			if !fr.zero {
+				start := len(buf)
+				var codec format.Codec
+				buf, codec = u.comp.Encode(buf, data)
+				fr.ext = format.Extent{Len: uint32(f.n), Seq: job.seq, FrameOff: uint64(start), FrameLen: uint32(len(buf) - start),
+					RawLen: uint32(f.n), Codec: codec, CRC: format.CRC(data)}
+				res.raw += f.n
+			}
+			wr.frames = append(wr.frames, fr)
 		}
-		res.frames = append(res.frames, fr)
+		res.windows = append(res.windows, wr)
 	}
 	if len(buf) > 0 {
 		key := format.DataKey(id, job.seq)

@@ -50,6 +50,20 @@ func newRig(t *testing.T, store remote.Store, cfg Config) *rig {
 	if cfg.Logger == nil {
 		cfg.Logger = log.New(io.Discard, "", 0)
 	}
+	// A new prefix is format 2; Format: format.Version asks for a format-1
+	// prefix, as syncfs made before format 2.
+	root := format.NewRoot(j.UUID())
+	if cfg.Format == format.Version {
+		root = format.NewRootFormat1(j.UUID())
+	}
+	claimOn := r.store
+	if p, ok := claimOn.(*permStore); ok {
+		claimOn = p.Store // the marker was there before puts were refused
+	}
+	if _, err := claimRemote(r.ctx, claimOn, root); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Format = root.Format
 	r.u, err = New(j, r.store, b, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -16,7 +16,7 @@ import (
 // uploader writes is refused by browse.
 const (
 	maxManifestObject = format.MaxManifest
-	maxSegmentObject  = 1 << 20
+	maxSegmentObject  = format.MaxSegmentManifest
 )
 
 // manifestCache keeps the inode manifests the uploader wrote (it is the

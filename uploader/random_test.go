@@ -13,8 +13,12 @@ import (
 // then; after every flush the remote must read back as the local file,
 // with every invariant readBack checks.
 func TestRandomAgainstLocal(t *testing.T) {
-	for seed := int64(1); seed <= 6; seed++ {
-		r := newRig(t, nil, Config{})
+	for seed := int64(1); seed <= 8; seed++ {
+		version := format.Version2
+		if seed > 6 {
+			version = format.Version // a prefix made before format 2
+		}
+		r := newRig(t, nil, Config{Format: version})
 		rng := rand.New(rand.NewSource(seed))
 		id := r.create("r")
 		var size int64

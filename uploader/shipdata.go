@@ -27,9 +27,10 @@ type dataResult struct {
 // delta is one commit's change to a file's data, being built.
 type delta struct {
 	id      format.ID
-	size    int64                   // the file's new size
-	old, m  *format.Manifest        // the shipped manifest (nil: none) and the new one
-	aligned ranges.Set              // whole blocks to ship
+	size    int64            // the file's new size
+	old, m  *format.Manifest // the shipped manifest (nil: none) and the new one
+	ship    ranges.Set       // granules (pages or blocks) to ship
+	granule int64
 	segs    map[int]*format.Segment // segments rewritten, new contents
 	refs    []format.SegmentRef     // the new manifest's segment table
 	res     *dataResult
@@ -43,11 +44,12 @@ func (u *Uploader) shipData(ctx context.Context, id format.ID, loc *localfile.Fi
 		return nil, fmt.Errorf("file of %d bytes is larger than the format's 1 PiB", size)
 	}
 	m.Size = size
-	d := &delta{id: id, size: size, old: old, m: m, res: &dataResult{hashes: map[int][]byte{}}, segs: map[int]*format.Segment{}}
+	d := &delta{id: id, size: size, old: old, m: m, granule: u.granule, res: &dataResult{hashes: map[int][]byte{}}, segs: map[int]*format.Segment{}}
 	if err := u.plan(ctx, d, dirty); err != nil {
 		return nil, err
 	}
 	d.compact()
+	d.boundExtents()
 	if err := u.putObjects(ctx, d, loc.FD); err != nil {
 		return nil, err
 	}
@@ -67,21 +69,24 @@ func (u *Uploader) plan(ctx context.Context, d *delta, dirty ranges.Set) error {
 		oldSize = old.Size
 	}
 	want := dirty.Clone().Truncate(size)
-	// Blocks the end of file moved through must be rehashed: the old last
-	// block grew, or the new last block was cut.
-	if oldSize < size && oldSize%blockSize != 0 {
-		b := oldSize / blockSize * blockSize
-		want = want.Add(b, min(size, b+blockSize)-b)
+	// The granule the end of file moved through must ship again: an
+	// extent may end off a granule boundary only at the end of the file.
+	// Its block is rehashed with it: the old last block grew, or the new
+	// last block was cut.
+	g := u.granule
+	if oldSize < size && oldSize%g != 0 {
+		b := oldSize / g * g
+		want = want.Add(b, min(size, b+g)-b)
 	}
-	if size < oldSize && size%blockSize != 0 {
-		b := size / blockSize * blockSize
+	if size < oldSize && size%g != 0 {
+		b := size / g * g
 		want = want.Add(b, size-b)
 	}
-	d.aligned = want.Align(blockSize, size)
+	d.ship = want.Align(g, size)
 
 	nseg := format.NumSegments(size)
 	touched := map[int]bool{}
-	for _, r := range d.aligned {
+	for _, r := range d.ship {
 		for s := r.Off / segmentSize; s*segmentSize < r.End(); s++ {
 			touched[int(s)] = true
 		}
@@ -126,6 +131,9 @@ func (u *Uploader) plan(ctx context.Context, d *delta, dirty ranges.Set) error {
 			return err
 		}
 		d.account(s.Resize(size))
+		if g == format.PageSize {
+			s.Format = format.Version2
+		}
 		d.segs[i] = s
 	}
 	return nil
@@ -147,17 +155,18 @@ func (d *delta) compact() {
 	for i, s := range d.segs {
 		for _, x := range s.Extents {
 			if o, ok := d.m.Object(x.Seq); ok && o.Live*compactBelow < o.Raw {
-				d.aligned = d.aligned.Add(int64(i)*segmentSize+int64(x.Off), int64(x.Len))
+				d.ship = d.ship.Add(int64(i)*segmentSize+int64(x.Off), int64(x.Len))
 			}
 		}
 	}
 }
 
-// putObjects reads, compresses and puts the planned blocks as data
-// objects, and points the segments at them.
+// putObjects reads the blocks around the planned granules, rehashes
+// them, compresses and puts the granules as data objects, and points the
+// segments at them.
 func (u *Uploader) putObjects(ctx context.Context, d *delta, fd int) error {
 	m := d.m
-	jobs := packObjects(planFrames(d.aligned))
+	jobs := packObjects(planFrames(d.ship, d.size))
 	for i := range jobs {
 		jobs[i].seq = m.NextSeq
 		m.NextSeq++
@@ -169,19 +178,25 @@ func (u *Uploader) putObjects(ctx context.Context, d *delta, fd int) error {
 	var added []format.Object
 	for _, r := range results {
 		o := format.Object{Seq: r.seq, Stored: r.stored, Raw: r.raw}
-		for _, f := range r.frames {
-			seg := d.segs[int(f.off/segmentSize)]
-			soff := uint32(f.off % segmentSize)
-			if f.hole {
-				d.account(seg.Clear(soff, uint32(f.n)))
-			} else {
+		for _, w := range r.windows {
+			seg := d.segs[int(w.off/segmentSize)]
+			soff := uint32(w.off % segmentSize)
+			if w.hole {
+				d.account(seg.Clear(soff, uint32(w.n)))
+			}
+			for _, f := range w.frames {
+				foff := uint32(f.off % segmentSize)
+				if f.zero {
+					d.account(seg.Clear(foff, uint32(f.n)))
+					continue
+				}
 				x := f.ext
-				x.Off = soff
+				x.Off = foff
 				d.account(seg.Put(x))
 				o.Live += int64(x.Len)
 			}
 			first := int(soff / blockSize)
-			for k, h := range f.hashes {
+			for k, h := range w.hashes {
 				seg.Hashes[first+k] = h
 			}
 		}
@@ -220,4 +235,69 @@ func (u *Uploader) putSegments(ctx context.Context, d *delta) error {
 		d.refs[i] = format.SegmentRef{Version: s.Version, CRC: format.CRC(body), Digest: s.Digest()}
 	}
 	return nil
+}
+
+// maxExtents bounds the extents of a format-2 segment, and so the size of
+// its manifest (docs/format.md, "Size bound").
+const maxExtents = 4096
+
+// boundExtents keeps every format-2 segment being rewritten within
+// maxExtents: while the planned granules would leave more, the blocks
+// holding the most extents ship whole, each then one extent (or a few,
+// where frames cut it). Format-1 segments have at most one extent per
+// block anyway.
+func (d *delta) boundExtents() {
+	for i, s := range d.segs {
+		if s.Format != format.Version2 {
+			continue
+		}
+		base := int64(i) * segmentSize
+		segLen := format.SegmentLen(d.size, i)
+		for {
+			exts := d.extentsAfter(s, base)
+			if len(exts) <= maxExtents {
+				break
+			}
+			perBlock := map[int64]int{}
+			for _, x := range exts {
+				for b := int64(x.Off) / blockSize; b*blockSize < int64(x.End()); b++ {
+					perBlock[b]++
+				}
+			}
+			blocks := make([]int64, 0, len(perBlock))
+			for b, n := range perBlock {
+				if n > 1 && !d.ship.Contains(base+b*blockSize, min(blockSize, segLen-b*blockSize)) {
+					blocks = append(blocks, b)
+				}
+			}
+			if len(blocks) == 0 {
+				break // every block already ships whole: frames alone cannot exceed the bound
+			}
+			sort.Slice(blocks, func(a, b int) bool {
+				if perBlock[blocks[a]] != perBlock[blocks[b]] {
+					return perBlock[blocks[a]] > perBlock[blocks[b]]
+				}
+				return blocks[a] < blocks[b]
+			})
+			over := len(exts) - maxExtents
+			for _, b := range blocks {
+				d.ship = d.ship.Add(base+b*blockSize, min(blockSize, segLen-b*blockSize))
+				if over -= perBlock[b] - 1; over <= 0 {
+					break
+				}
+			}
+		}
+	}
+}
+
+// extentsAfter returns the extents segment s (at file offset base) would
+// hold once the planned granules are put: only their places count.
+func (d *delta) extentsAfter(s *format.Segment, base int64) []format.Extent {
+	sim := format.Segment{Extents: append([]format.Extent(nil), s.Extents...)}
+	for _, w := range planFrames(d.ship.Intersect(base, segmentSize), d.size) {
+		for _, f := range w.frames {
+			sim.Put(format.Extent{Off: uint32(f.off - base), Len: uint32(f.n)})
+		}
+	}
+	return sim.Extents
 }

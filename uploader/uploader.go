@@ -12,6 +12,7 @@ import (
 	"github.com/syncfs/syncfs/format"
 	"github.com/syncfs/syncfs/internal/backoff"
 	"github.com/syncfs/syncfs/internal/beneath"
+	"github.com/syncfs/syncfs/internal/ranges"
 	"github.com/syncfs/syncfs/journal"
 	"github.com/syncfs/syncfs/remote"
 )
@@ -34,6 +35,9 @@ type Claims interface {
 	Activity(journal.ID) (open bool, last time.Time)
 	Recovered() []journal.ID
 	SetOnChange(func())
+	// Touched is what of a claimed inode was written since its claim or
+	// is being written now (journal.Touched).
+	Touched(id journal.ID, off, n int64) ranges.Set
 }
 
 // Names is the journal's namespace as the uploader reads it: where an
@@ -70,6 +74,10 @@ type Config struct {
 	// Failpoint, when set, is called at named points of a commit
 	// ("after-put", "after-manifest"); crash tests kill the process there.
 	Failpoint func(name string)
+	// Format is the prefix's format, from ClaimRemote's marker: 2 ships
+	// page-granular extents; 1 (or 0, for tests that make no marker)
+	// ships whole 64 KiB blocks, as every syncfs before format 2 did.
+	Format int
 	// AfterClaim, when set, is called between a claim and the reads it
 	// leads to; tests use it to land a write on a range in flight.
 	AfterClaim func(id journal.ID)
@@ -82,8 +90,11 @@ type Uploader struct {
 	store remote.Store
 	local *beneath.Dir
 	comp  *format.Compressor
-	log   *log.Logger
-	cache *manifestCache
+	// granule is what shipped ranges are widened to: a page in format 2,
+	// a block in format 1.
+	granule int64
+	log     *log.Logger
+	cache   *manifestCache
 
 	jobs  chan *bufs // buffers of the data objects in flight (a semaphore)
 	locks inodeLocks
@@ -126,6 +137,9 @@ type Stats struct {
 	// Shortcuts counts files created and removed within one replay batch:
 	// their dentry was never put (nor deleted).
 	Shortcuts atomic.Int64
+	// Touched counts windows whose pages were written under the commit
+	// (journal.Touched): they shipped more pages than the claim named.
+	Touched atomic.Int64
 }
 
 // ErrorInfo is a recent error, for status.
@@ -171,6 +185,7 @@ func New(j Journal, store remote.Store, backing *beneath.Dir, cfg Config) (*Uplo
 	}
 	u := &Uploader{
 		cfg: cfg, j: j, store: store, local: backing, comp: comp, log: cfg.Logger,
+		granule:   format.Root{Format: cfg.Format}.Granule(),
 		cache:     newManifestCache(store, 512),
 		jobs:      make(chan *bufs, cfg.Parallel),
 		wake:      make(chan struct{}, 1),

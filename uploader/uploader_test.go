@@ -50,9 +50,17 @@ func TestShipAndReadBack(t *testing.T) {
 
 // TestRewriteShipsOnlyTheRegions is the ABAQUS case: a file fully shipped,
 // then rewritten in a few small regions far from its end; the next commit
-// reads and ships those regions (rounded to blocks) and nothing else.
+// reads the blocks around those regions (to rehash them) and ships the
+// regions rounded to pages (format 2) or blocks (format 1), nothing else.
 func TestRewriteShipsOnlyTheRegions(t *testing.T) {
-	r := newRig(t, nil, Config{})
+	// 4096 -> 1 page in 1 block; 100 -> 1 page in 1 block; 70000 bytes at
+	// +5 -> 18 pages in 2 blocks.
+	t.Run("format2", func(t *testing.T) { testRewriteShipsOnlyTheRegions(t, format.Version2, 20*format.PageSize) })
+	t.Run("format1", func(t *testing.T) { testRewriteShipsOnlyTheRegions(t, format.Version, 4*format.BlockSize) })
+}
+
+func testRewriteShipsOnlyTheRegions(t *testing.T, version int, wantBytes int64) {
+	r := newRig(t, nil, Config{Format: version})
 	id := r.create("job.odb")
 	data := fieldBytes(200<<20, 2)
 	r.write(id, "job.odb", 0, data)
@@ -66,13 +74,11 @@ func TestRewriteShipsOnlyTheRegions(t *testing.T) {
 		copy(data[w.off:], patch)
 	}
 	r.flush()
-	// 4096 -> 1 block; 100 -> 1 block; 70000 bytes at +5 -> 2 blocks.
-	wantBytes := int64(4 * format.BlockSize)
 	if got := st.UploadedBytes.Load() - up0; got != wantBytes {
 		t.Errorf("second commit shipped %d file bytes, want %d", got, wantBytes)
 	}
-	if got := st.ReadBytes.Load() - read0; got != wantBytes {
-		t.Errorf("second commit read %d bytes from disk, want %d", got, wantBytes)
+	if got, want := st.ReadBytes.Load()-read0, int64(4*format.BlockSize); got != want {
+		t.Errorf("second commit read %d bytes from disk, want %d", got, want)
 	}
 	mustEqual(t, "after rewrite", readBack(t, r.store, id), data)
 }

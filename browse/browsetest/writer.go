@@ -62,7 +62,10 @@ func New(t testing.TB, store remote.Store) *Writer {
 	rand.Read(u[:])
 	w := &Writer{Store: store, Journal: hex.EncodeToString(u[:]), t: t, ctx: context.Background(), comp: comp,
 		nextID: format.RootID + 1, inodes: map[format.ID]*inode{}, Now: time.Now}
-	w.PutRaw(format.RootKey, format.NewRoot(w.Journal).Encode())
+	// The writer makes format-1 segments, as a prefix made before format 2
+	// holds: browse tests read format 1 through it, and format 2 from what
+	// the uploader ships.
+	w.PutRaw(format.RootKey, format.NewRootFormat1(w.Journal).Encode())
 	root := &inode{id: format.RootID, children: map[string]format.ID{}}
 	root.m = format.Manifest{Kind: format.KindDir, Mode: 0o755}
 	w.inodes[format.RootID] = root

@@ -120,8 +120,8 @@ func runSolver(t *testing.T, dir, name, size string, steps int) error {
 
 // TestRewriteShipsOnlyRegions is the ABAQUS case through the mount: a
 // file written and shipped, then rewritten in a few small regions far
-// from its end; the next flush ships those regions (in 64 KiB blocks)
-// and nothing else.
+// from its end; the next flush ships those regions (in 4 KiB pages: a new
+// prefix is format 2) and nothing else.
 func TestRewriteShipsOnlyRegions(t *testing.T) {
 	remoteKinds(t, func(t *testing.T, remoteURL string, env []string) {
 		m := newMount(t, remoteURL, env)
@@ -134,8 +134,8 @@ func TestRewriteShipsOnlyRegions(t *testing.T) {
 		writeAt(t, p, 30<<20+65000, randBytes(2000)) // straddles two blocks
 		m.flush()
 		shipped := status(t, m)["uploaded_bytes"].(float64) - before
-		if want := float64(4 * 64 << 10); shipped != want {
-			t.Fatalf("the rewrite shipped %v file bytes, want %v (4 blocks)", shipped, want)
+		if want := float64(4 * 4096); shipped != want {
+			t.Fatalf("the rewrite shipped %v file bytes, want %v (4 pages)", shipped, want)
 		}
 		verifyOK(t, m, m.mnt)
 	})
