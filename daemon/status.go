@@ -24,6 +24,7 @@ type Status struct {
 	UploadedBytes int64                 `json:"uploaded_bytes"`            // file bytes shipped since the mount
 	SentBytes     int64                 `json:"sent_bytes"`                // bytes put to the remote since the mount, after compression, manifests included
 	ReadBytes     int64                 `json:"read_bytes"`                // bytes read from the backing dir to ship or to compare
+	WrittenBytes  int64                 `json:"written_bytes"`             // bytes written through the mount (none in watch mode)
 	PendingOps    int64                 `json:"pending_ops"`               // namespace operations (creates, renames, deletes) and attribute changes not yet in the remote
 	Commits       int64                 `json:"commits"`
 	Retries       int64                 `json:"retries"`
@@ -109,6 +110,9 @@ func (d *daemon) status() (*Status, error) {
 	us := d.up.Stats()
 	st.UploadedBytes, st.SentBytes, st.ReadBytes = us.UploadedBytes.Load(), us.SentBytes.Load(), us.ReadBytes.Load()+d.rec.ReadBytes.Load()
 	st.Commits, st.Retries, st.Vanished = us.Commits.Load(), d.retries.Load(), us.Vanished.Load()
+	if d.fs != nil {
+		st.WrittenBytes = d.fs.Stats().WriteBytes.Load()
+	}
 	st.RemoteTrouble = d.trouble.get()
 	st.Audit = d.lastAudit()
 	var perm error

@@ -75,3 +75,23 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeRoot: a root marker of any bytes is refused or read as one of
+// the two formats with its own page size, never a panic.
+func FuzzDecodeRoot(f *testing.F) {
+	f.Add(NewRoot("0123456789abcdef0123456789abcdef").Encode())
+	f.Add(NewRootFormat1("0123456789abcdef0123456789abcdef").Encode())
+	f.Add([]byte(`{"format":2,"block_size":65536,"segment_blocks":1024}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := DecodeRoot(b)
+		if err != nil {
+			return
+		}
+		if r.Format == Version2 && r.PageSize != PageSize || r.Format == Version && r.PageSize != 0 {
+			t.Fatalf("accepted format %d with pages of %d", r.Format, r.PageSize)
+		}
+		if r.Granule() != PageSize && r.Granule() != BlockSize {
+			t.Fatalf("granule %d", r.Granule())
+		}
+	})
+}

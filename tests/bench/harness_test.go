@@ -137,6 +137,7 @@ type status struct {
 	UploadedBytes int64 `json:"uploaded_bytes"` // file bytes shipped since the mount
 	SentBytes     int64 `json:"sent_bytes"`     // bytes put, after compression, manifests included
 	ReadBytes     int64 `json:"read_bytes"`     // bytes the uploader read from the backing dir
+	WrittenBytes  int64 `json:"written_bytes"`  // bytes written through the mount
 }
 
 func (m *mount) status() status {

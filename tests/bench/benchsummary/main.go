@@ -195,7 +195,10 @@ func deltaRows(w, label string, target float64) []row {
 			func(g getter) string {
 				return fmt.Sprintf("modified %s MB; uploaded %sx; rclone (whole files) %sx", g(delta, w+"-modified-MB"), g(delta, w+"-uploaded/modified"), g(delta, w+"-rclone/modified"))
 			}},
-		{label + ": lifetime sent / written", delta, w + "-lifetime-sent/written", "%.2fx", "<=", 1.0, nil},
+		{label + ": lifetime sent / written through the mount", delta, w + "-lifetime-sent/written", "%.2fx", "<=", 1.0,
+			func(g getter) string {
+				return fmt.Sprintf("over the least any writer could write (size after setup + modified): %sx", g(delta, w+"-lifetime-sent/least-written"))
+			}},
 		{label + ": remote stored / compressed current", delta, w + "-stored/compressed", "%.2fx", "<=", 1.3, nil},
 	}
 }
@@ -360,7 +363,7 @@ var sections = []section{
 	{
 		title: "Issue 15: small in-place rewrites (format 2, 4 KiB pages; uploads on, file:// remote)",
 		note: "Each workload runs on a fresh prefix: setup, `flush --wait`, a snapshot, the change, `flush --wait`. Modified: the 4 KiB pages that differ from the snapshot plus bytes appended. " +
-			"Sent: bytes put for the change, compressed, manifests included. Lifetime: bytes put for setup and change over the files' size after setup plus modified (the least the application wrote). " +
+			"Sent: bytes put for the change, compressed, manifests included. Lifetime: bytes put for setup and change over the bytes the application wrote through the mount (`status --json` written_bytes: SQLite's rollback journal and WAL included). " +
 			"Stored: the remote's bytes for the workload over the zstd size of its current files in 1 MiB frames. rclone re-sends every changed file whole (its figure is the changed files' size).",
 		rows: slices.Concat(
 			deltaRows("sqlite-rollback", "SQLite 1000 UPDATEs, rollback journal, 200 MiB", 1.2),
