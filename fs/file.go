@@ -171,7 +171,7 @@ func (f *file) Write(ctx context.Context, data []byte, off int64) (uint32, sysca
 	f.n.wmu.Lock()
 	n, err := unix.Pwrite(f.fdv, data, off)
 	f.n.wmu.Unlock()
-	f.recordWrite(id, off, n)
+	f.recordWrite(id, off, int64(len(data)), n)
 	if err != nil {
 		return uint32(max(n, 0)), f.errno("write", err)
 	}
@@ -188,7 +188,7 @@ func (f *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, sy
 	f.n.wmu.Lock()
 	n, err := unix.Pwritev(f.fdv, data, off)
 	f.n.wmu.Unlock()
-	f.recordWrite(id, off, n)
+	f.recordWrite(id, off, total, n)
 	if err != nil {
 		return uint32(max(n, 0)), f.errno("write", err)
 	}
@@ -202,16 +202,17 @@ func (f *file) Writev(ctx context.Context, data [][]byte, off int64) (uint32, sy
 const startWriteback = 256 << 10
 
 // beginWrite announces a write of n bytes at off before it reaches the
-// backing file (journal.BeginWrite); recordWrite ends it.
+// backing file (journal.BeginWrite); recordWrite ends it, with the same
+// off and n, recording the wrote bytes it wrote.
 func (f *file) beginWrite(id journal.ID, off, n int64) {
 	if id != 0 {
 		f.n.fs.j.BeginWrite(id, off, n)
 	}
 }
 
-func (f *file) recordWrite(id journal.ID, off int64, n int) {
+func (f *file) recordWrite(id journal.ID, off, announced int64, n int) {
 	if id != 0 {
-		f.n.fs.j.EndWrite(id, off, int64(n))
+		f.n.fs.j.EndWrite(id, off, announced, int64(n))
 	}
 	if n <= 0 {
 		return
@@ -310,7 +311,7 @@ func (f *file) Release(ctx context.Context) syscall.Errno {
 	}
 	err := unix.Close(f.fdv)
 	if f.blind != 0 {
-		f.n.fs.j.EndWrite(f.blind, 0, 0) // recordBlind recorded its bytes
+		f.n.fs.j.EndWrite(f.blind, 0, journal.Whole, 0) // recordBlind recorded its bytes
 	}
 	f.n.releaseMode(f.mode, f.writable)
 	if f.marked != 0 {
@@ -340,7 +341,7 @@ func (f *file) Allocate(ctx context.Context, off uint64, size uint64, mode uint3
 	if id != 0 {
 		// Collapse and insert move every byte from off on.
 		f.n.fs.j.BeginWrite(id, int64(off), journal.Whole)
-		defer f.n.fs.j.EndWrite(id, 0, 0) // the cases below record the bytes
+		defer f.n.fs.j.EndWrite(id, int64(off), journal.Whole, 0) // the cases below record the bytes
 	}
 	if err := unix.Fallocate(f.fdv, mode, int64(off), int64(size)); err != nil {
 		return f.errno("fallocate", err)

@@ -79,8 +79,9 @@ func (n *node) setattr(rel string, hasPath bool, fd, wfd int, st *unix.Stat_t, i
 		var err error
 		if id != 0 {
 			// Bytes from the smaller size on change (journal.Touched).
-			j.BeginWrite(id, min(int64(size), st.Size), journal.Whole)
-			defer j.EndWrite(id, 0, 0) // Truncate records them
+			from := min(int64(size), st.Size)
+			j.BeginWrite(id, from, journal.Whole)
+			defer j.EndWrite(id, from, journal.Whole, 0) // Truncate records them
 		}
 		if wfd >= 0 {
 			err = unix.Ftruncate(wfd, int64(size))

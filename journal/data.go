@@ -12,10 +12,16 @@ import (
 // latest after the commit interval, or when Sync or SyncFile returns.
 // Callers check Err first and refuse writes while the journal is failing.
 func (j *Journal) RecordWrite(id ID, off, n int64) {
+	j.mu.Lock()
+	j.recordWriteLocked(id, off, n)
+	j.mu.Unlock()
+}
+
+// recordWriteLocked is RecordWrite with j.mu held.
+func (j *Journal) recordWriteLocked(id ID, off, n int64) {
 	if n <= 0 {
 		return
 	}
-	j.mu.Lock()
 	p := j.pend[id]
 	if p == nil {
 		p = &pendingWrites{gen: j.gen + 1}
@@ -25,7 +31,6 @@ func (j *Journal) RecordWrite(id ID, off, n int64) {
 	p.ranges = p.ranges.Add(off, n)
 	j.noteChangeLocked(id, off, n)
 	j.lastWrite[id] = time.Now()
-	j.mu.Unlock()
 }
 
 // Activity says whether id is open for write in this process and when a

@@ -73,7 +73,7 @@ type Journal struct {
 	openCount map[ID]int            // open-for-write handles per inode
 	lastWrite map[ID]time.Time      // last recorded change per inode, for the upload settle policy
 	unmark    map[ID]bool           // marks to clear in the next commit
-	writing   map[ID]*writing       // writes under way: begun, not yet recorded
+	writing   map[ID]writing        // writes under way: begun, not yet recorded
 	since     map[ID]ranges.Set     // of claimed inodes: what changed since the claim
 	commitErr error                 // last commit failure, nil once one succeeds
 	nextToken uint64                // last claim token handed out
@@ -153,7 +153,7 @@ func open(dir string, lock *lockFile, opts Options) (*Journal, error) {
 		openCount: map[ID]int{},
 		lastWrite: map[ID]time.Time{},
 		unmark:    map[ID]bool{},
-		writing:   map[ID]*writing{},
+		writing:   map[ID]writing{},
 		since:     map[ID]ranges.Set{},
 		ovl:       map[string]ovlEntry{},
 		logf:      opts.Logf,

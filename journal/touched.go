@@ -14,12 +14,9 @@ import "github.com/syncfs/syncfs/internal/ranges"
 // writers announce a write before it reaches the backing file
 // (BeginWrite) and end it when it is recorded (EndWrite).
 
-// writing is an inode's writes under way: how many, and the bytes they
-// cover (a superset once several overlap; cleared when none is left).
-type writing struct {
-	n int
-	r ranges.Set
-}
+// writing is an inode's writes under way, as announced: a short list,
+// since each is one request a FUSE worker is serving.
+type writing []ranges.Range
 
 // Whole is a length that covers every byte from an offset on: what a
 // writer that cannot say which bytes it changes (a blind writer, a
@@ -27,32 +24,33 @@ type writing struct {
 const Whole = 1 << 62
 
 // BeginWrite announces that n bytes at off of id are about to be written
-// to the backing file. Every BeginWrite needs its EndWrite.
+// to the backing file. Every BeginWrite needs its EndWrite, with the same
+// off and n.
 func (j *Journal) BeginWrite(id ID, off, n int64) {
-	if n <= 0 {
-		n = 1 // still counted, so that EndWrite balances
-	}
 	j.mu.Lock()
-	w := j.writing[id]
-	if w == nil {
-		w = &writing{}
-		j.writing[id] = w
-	}
-	w.n++
-	w.r = w.r.Add(off, min(n, Whole-off))
+	j.writing[id] = append(j.writing[id], ranges.Range{Off: off, Len: max(1, min(n, Whole-off))})
 	j.mu.Unlock()
 }
 
-// EndWrite records the n bytes at off that the write announced by
-// BeginWrite wrote (none if n <= 0) and ends it.
-func (j *Journal) EndWrite(id ID, off, n int64) {
-	j.RecordWrite(id, off, n)
+// EndWrite ends the write of n bytes at off announced by BeginWrite and
+// records the wrote bytes at off that it wrote (none if wrote <= 0).
+func (j *Journal) EndWrite(id ID, off, n, wrote int64) {
+	r := ranges.Range{Off: off, Len: max(1, min(n, Whole-off))}
 	j.mu.Lock()
-	if w := j.writing[id]; w != nil {
-		if w.n--; w.n <= 0 {
-			delete(j.writing, id)
+	w := j.writing[id]
+	for i := range w {
+		if w[i] == r {
+			w[i] = w[len(w)-1]
+			w = w[:len(w)-1]
+			break
 		}
 	}
+	if len(w) == 0 {
+		delete(j.writing, id)
+	} else {
+		j.writing[id] = w
+	}
+	j.recordWriteLocked(id, off, wrote)
 	j.mu.Unlock()
 }
 
@@ -63,8 +61,11 @@ func (j *Journal) Touched(id ID, off, n int64) ranges.Set {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	t := j.since[id].Intersect(off, n)
-	if w := j.writing[id]; w != nil {
-		t = t.Union(w.r.Intersect(off, n))
+	for _, r := range j.writing[id] {
+		a, b := max(r.Off, off), min(r.End(), off+n)
+		if a < b {
+			t = t.Add(a, b-a)
+		}
 	}
 	return t
 }

@@ -43,7 +43,7 @@ func TestTouched(t *testing.T) {
 	if got := j.Touched(id, 0, 1<<20); !equal(got, ranges.Set{}.Add(9000, 10)) {
 		t.Fatalf("after the ack only the write under way is left: %v", got)
 	}
-	j.EndWrite(id, 9000, 10)
+	j.EndWrite(id, 9000, 10, 10)
 	if got := j.Touched(id, 0, 1<<20); len(got) != 0 {
 		t.Fatalf("after the write ended: %v", got)
 	}

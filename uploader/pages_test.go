@@ -167,7 +167,7 @@ func TestWriteUnderPageCommit(t *testing.T) {
 				t.Fatal("no window was counted as touched")
 			}
 			if underWay {
-				r.j.EndWrite(id, 5*format.PageSize, format.PageSize)
+				r.j.EndWrite(id, 5*format.PageSize, format.PageSize, format.PageSize)
 			}
 			r.flush()
 			mustEqual(t, "after the next flush", readBack(t, r.store, id), r.local("f"))
