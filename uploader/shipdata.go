@@ -26,14 +26,13 @@ type dataResult struct {
 
 // delta is one commit's change to a file's data, being built.
 type delta struct {
-	id      format.ID
-	size    int64            // the file's new size
-	old, m  *format.Manifest // the shipped manifest (nil: none) and the new one
-	ship    ranges.Set       // granules (pages or blocks) to ship
-	granule int64
-	segs    map[int]*format.Segment // segments rewritten, new contents
-	refs    []format.SegmentRef     // the new manifest's segment table
-	res     *dataResult
+	id     format.ID
+	size   int64                   // the file's new size
+	old, m *format.Manifest        // the shipped manifest (nil: none) and the new one
+	ship   ranges.Set              // granules (pages or blocks) to ship
+	segs   map[int]*format.Segment // segments rewritten, new contents
+	refs   []format.SegmentRef     // the new manifest's segment table
+	res    *dataResult
 }
 
 // shipData puts the data objects and segment manifests for the file's
@@ -44,7 +43,7 @@ func (u *Uploader) shipData(ctx context.Context, id format.ID, loc *localfile.Fi
 		return nil, fmt.Errorf("file of %d bytes is larger than the format's 1 PiB", size)
 	}
 	m.Size = size
-	d := &delta{id: id, size: size, old: old, m: m, granule: u.granule, res: &dataResult{hashes: map[int][]byte{}}, segs: map[int]*format.Segment{}}
+	d := &delta{id: id, size: size, old: old, m: m, res: &dataResult{hashes: map[int][]byte{}}, segs: map[int]*format.Segment{}}
 	if err := u.plan(ctx, d, dirty); err != nil {
 		return nil, err
 	}
